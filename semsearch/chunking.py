@@ -1,0 +1,92 @@
+"""Cut a document into passages that fit the model, measured by its own tokenizer.
+
+The text is tokenized once; passages are windows of at most ``max_tokens`` tokens,
+cut preferably at a blank line, else at a line end, else after a sentence, else
+between words, and consecutive passages share about ``overlap`` tokens. Each
+passage is a verbatim slice of the document and knows its 1-based line range.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+# A tokenizer, reduced to what chunking needs: the character span of every token.
+TokenSpans = Callable[[str], Sequence[tuple[int, int]]]
+
+_SENTENCE_END = re.compile(r"[.!?;:][\"')\]]*$")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document."""
+
+    text: str
+    start_line: int
+    end_line: int
+    start_char: int
+    end_char: int
+    n_tokens: int
+
+
+def _break_quality(text: str, end: int, next_start: int) -> int:
+    """How good a place to cut is the gap between two tokens (higher is better)."""
+    gap = text[end:next_start]
+    if gap.count("\n") >= 2 or ("\n" in gap and text.startswith("#", next_start)):
+        return 4  # paragraph break, or just before a markdown heading
+    if "\n" in gap:
+        return 3
+    if gap and _SENTENCE_END.search(text[max(0, end - 4) : end]):
+        return 2
+    return 1 if gap else 0
+
+
+def chunk_text(text: str, token_spans: TokenSpans, max_tokens: int, overlap: int) -> list[Chunk]:
+    """Split ``text`` into passages of at most ``max_tokens`` tokens.
+
+    Args:
+        text: the document.
+        token_spans: returns the (start, end) character span of each token of a text,
+            without special tokens (the model's tokenizer).
+        max_tokens: the most tokens one passage may hold.
+        overlap: about how many tokens consecutive passages share; less than half
+            of ``max_tokens``.
+
+    Returns:
+        The passages in document order; empty for a blank document.
+    """
+    if max_tokens < 1:
+        raise ValueError("max_tokens must be at least 1")
+    overlap = max(0, min(overlap, max_tokens // 2))
+    spans = list(token_spans(text))
+    n = len(spans)
+    if n == 0:
+        return []
+    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def line_of(pos: int) -> int:
+        return bisect.bisect_right(line_starts, pos)
+
+    quality = [
+        _break_quality(text, spans[i][1], spans[i + 1][0] if i + 1 < n else len(text)) for i in range(n)
+    ]  # quality[i]: cutting right after token i
+
+    chunks: list[Chunk] = []
+    start = 0
+    while True:
+        stop = min(start + max_tokens, n)  # exclusive token index
+        if stop < n:
+            # Cut at the best break in the last half of the window; latest wins ties.
+            lo = start + max(1, max_tokens // 2)
+            best = max(range(lo - 1, stop), key=lambda i: (quality[i], i))
+            stop = best + 1
+        s, e = spans[start][0], spans[stop - 1][1]
+        chunks.append(Chunk(text[s:e], line_of(s), line_of(max(s, e - 1)), s, e, stop - start))
+        if stop >= n:
+            return chunks
+        # Start the next passage ~overlap tokens back, at the best break there.
+        lo = max(start + 1, stop - overlap)
+        nxt = max(range(lo, stop), key=lambda i: (quality[i - 1], -i)) if lo < stop else stop
+        start = nxt

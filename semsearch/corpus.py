@@ -1,0 +1,207 @@
+"""Walk a folder and read its text files.
+
+Which files count: every regular file under the root that is not hidden, not
+inside a hidden folder (``.git``, ``.semsearch``), not ignored by a ``.gitignore``
+or ``.semsearchignore`` (gitignore syntax, at any level), that passes the
+``--include``/``--exclude`` globs, and whose *content* decodes as text.
+Symbolic links are not followed, so a link loop cannot trap the walk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import pathspec
+
+from .defaults import INDEX_DIR_NAME
+
+IGNORE_FILES = (".gitignore", ".semsearchignore")
+
+# Formats that are never prose; skipping them by name saves reading them.
+BINARY_SUFFIXES = frozenset(
+    ".png .jpg .jpeg .gif .bmp .ico .webp .tif .tiff .pdf .zip .gz .tgz .bz2 .xz .7z .rar"
+    " .tar .jar .whl .exe .dll .so .dylib .o .a .class .pyc .pyo .mp3 .mp4 .m4a .wav .flac"
+    " .ogg .mov .avi .mkv .woff .woff2 .ttf .otf .eot .sqlite .db .faiss .npy .npz .pkl"
+    " .parquet .bin .dat .iso .dmg .psd .xcf".split()
+)
+
+SNIFF_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A candidate file found by the walk: where it is and what ``stat`` said."""
+
+    path: str  # relative to the root, POSIX separators
+    abspath: Path
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file the walk or the reader passed over, and why (one short reason)."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Document:
+    """A text file, decoded."""
+
+    path: str
+    text: str
+    size: int
+    mtime_ns: int
+    digest: str
+
+
+def compile_globs(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec | None:
+    """Compile gitignore-style globs (``*.md``, ``notes/**``); None when there are none."""
+    patterns = [p for p in patterns if p.strip()]
+    return pathspec.GitIgnoreSpec.from_lines(patterns) if patterns else None
+
+
+def _read_ignore_spec(directory: Path) -> pathspec.GitIgnoreSpec | None:
+    lines: list[str] = []
+    for name in IGNORE_FILES:
+        try:
+            lines += (directory / name).read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+    return pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+
+
+def _ignored(rel: str, specs: list[tuple[str, pathspec.GitIgnoreSpec]]) -> bool:
+    # The deepest ignore file that has an opinion wins, as in git.
+    for base, spec in reversed(specs):
+        result = spec.check_file(rel[len(base) :] if base else rel)
+        if result.include is not None:
+            return bool(result.include)
+    return False
+
+
+def walk(
+    root: Path,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    skipped: list[Skipped] | None = None,
+) -> Iterator[FileEntry]:
+    """Yield the candidate files under ``root`` in a stable (sorted) order.
+
+    Args:
+        root: the folder to walk.
+        include: if given, only files matching one of these globs are yielded.
+        exclude: files matching one of these globs are left out.
+        skipped: if given, files passed over for a reason worth telling the user
+            (symlink, unreadable folder, known binary format) are appended here.
+            Ignored and hidden files are left out silently, as git does.
+    """
+    include_spec, exclude_spec = compile_globs(include), compile_globs(exclude)
+    note = skipped.append if skipped is not None else (lambda _s: None)
+
+    def visit(directory: Path, rel_dir: str, specs: list[tuple[str, pathspec.GitIgnoreSpec]]) -> Iterator[FileEntry]:
+        spec = _read_ignore_spec(directory)
+        if spec is not None:
+            specs = specs + [(rel_dir, spec)]
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            note(Skipped(rel_dir.rstrip("/") or ".", f"unreadable folder ({exc.strerror or exc})"))
+            return
+        for entry in entries:
+            name = entry.name
+            rel = rel_dir + name
+            if name.startswith(".") or name == INDEX_DIR_NAME:
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError as exc:
+                note(Skipped(rel, f"unreadable ({exc.strerror or exc})"))
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                note(Skipped(rel, "symbolic link (not followed)"))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                if not _ignored(rel + "/", specs) and not (exclude_spec and exclude_spec.match_file(rel + "/")):
+                    yield from visit(Path(entry.path), rel + "/", specs)
+                continue
+            if not stat.S_ISREG(st.st_mode) or _ignored(rel, specs):
+                continue
+            if include_spec is not None and not include_spec.match_file(rel):
+                continue
+            if exclude_spec is not None and exclude_spec.match_file(rel):
+                continue
+            if os.path.splitext(name)[1].lower() in BINARY_SUFFIXES:
+                note(Skipped(rel, "binary"))
+                continue
+            yield FileEntry(rel, Path(entry.path), st.st_size, st.st_mtime_ns)
+
+    yield from visit(root, "", [])
+
+
+def digest_bytes(data: bytes) -> str:
+    """Content digest used to tell a touched file from a changed one."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def looks_binary(data: bytes) -> bool:
+    """True when a sample of bytes is not text: NUL bytes, or mostly control characters."""
+    sample = data[:SNIFF_BYTES]
+    if b"\x00" in sample and not sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    if not sample:
+        return False
+    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13, 27))
+    return controls / len(sample) > 0.10
+
+
+def decode(data: bytes) -> str | None:
+    """Decode bytes as text: UTF-8 (with or without BOM), UTF-16 with BOM, else detect.
+
+    Returns None when no encoding fits well enough to call the bytes text.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        return None
+    return str(best)
+
+
+def read_document(entry: FileEntry, data: bytes | None = None) -> Document | Skipped:
+    """Read and decode one file; never raises for a bad file, returns :class:`Skipped`.
+
+    Args:
+        entry: the file, as found by :func:`walk`.
+        data: its bytes, if the caller has already read them.
+    """
+    if data is None:
+        try:
+            data = entry.abspath.read_bytes()
+        except OSError as exc:
+            return Skipped(entry.path, f"unreadable ({exc.strerror or exc})")
+    if looks_binary(data):
+        return Skipped(entry.path, "binary")
+    text = decode(data)
+    if text is None:
+        return Skipped(entry.path, "not decodable as text")
+    # Normalise line endings so line numbers and passages agree on every platform.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return Document(entry.path, text, len(data), entry.mtime_ns, digest_bytes(data))

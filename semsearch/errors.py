@@ -1,0 +1,52 @@
+"""Domain errors. Each carries a one-line message that names the fix.
+
+The CLI turns any :class:`SemsearchError` into that line on stderr and its exit
+code; the core only raises.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """Exit codes, grep-like."""
+
+    OK = 0
+    NO_RESULTS = 1
+    ERROR = 2
+    INTERRUPTED = 130
+
+
+class SemsearchError(Exception):
+    """A problem the user can fix; the message says how."""
+
+    exit_status: ExitStatus = ExitStatus.ERROR
+
+
+class BadInputError(SemsearchError):
+    """A path, option or query the command cannot use."""
+
+
+class NoTextFilesError(SemsearchError):
+    """The folder holds nothing to index."""
+
+
+class IndexNotFoundError(SemsearchError):
+    """No index where one was expected."""
+
+
+class CorruptIndexError(SemsearchError):
+    """The index on disk cannot be read, or is not a semsearch index."""
+
+
+class SettingsMismatchError(SemsearchError):
+    """The request disagrees with what the index was built with (model, chunking)."""
+
+
+class ModelUnavailableError(SemsearchError):
+    """The model cannot be loaded offline."""
+
+
+class IndexLockedError(SemsearchError):
+    """Another process is writing the index."""

@@ -1,0 +1,203 @@
+"""Find passages by meaning (``query``) and files like a given one (``similar``).
+
+Scores are cosine similarities: vectors are unit length and faiss ranks by inner
+product. A file's vector for ``similar`` is the normalised mean of its passages'.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .chunking import chunk_text
+from .corpus import FileEntry, Skipped, compile_globs, read_document
+from .embedding import resolve_model
+from .errors import BadInputError, SettingsMismatchError
+from .indexer import EmbedderFactory, EmbedderLike
+from .store import Store
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One result: a passage of a file and how well it matches."""
+
+    rank: int
+    score: float
+    path: str
+    start_line: int
+    end_line: int
+    text: str
+
+
+class Searcher:
+    """Answers queries against an open index, loading its model once, on first need.
+
+    Args:
+        store: the open index.
+        embedder_factory: makes the embedder for the index's model.
+        model: if given, must name the index's own model (a guard, not a switch).
+    """
+
+    def __init__(self, store: Store, embedder_factory: EmbedderFactory, model: str | None = None) -> None:
+        self.store = store
+        self._factory = embedder_factory
+        self._embedder: EmbedderLike | None = None
+        self._vectors = None
+        recorded = store.settings.model_id
+        if model is not None and resolve_model(model).model_id != recorded:
+            raise SettingsMismatchError(
+                f"this index was built with {recorded}; query it without --model, or re-index with "
+                f"`semsearch index {store.root} --model {model} --rebuild`"
+            )
+
+    @property
+    def embedder(self) -> EmbedderLike:
+        if self._embedder is None:
+            self._embedder = self._factory(resolve_model(self.store.settings.model_id))
+        return self._embedder
+
+    def query(
+        self,
+        text: str,
+        *,
+        top_k: int = 10,
+        min_score: float | None = None,
+        path_glob: Sequence[str] = (),
+        per_file: int | None = 1,
+    ) -> list[Hit]:
+        """The passages that best match ``text``, best first.
+
+        Args:
+            text: what to look for, in plain words.
+            top_k: how many results (rows) to return at most.
+            min_score: leave out results scoring below this cosine similarity.
+            path_glob: keep only files matching one of these globs.
+            per_file: at most this many passages per file; None for no limit.
+        """
+        if not text.strip():
+            raise BadInputError("the query is empty; say what you are looking for")
+        _check_limits(top_k, per_file)
+        vector = self.embedder.embed_query(text)
+        index = self._vector_index()
+        keep = compile_globs(path_glob)
+        fetch = min(index.ntotal, max(50, top_k * (per_file or 1) * 4))
+        # Filters can reject many candidates: widen the search until enough pass.
+        while True:
+            hits, exhausted = self._collect(index, vector, fetch, top_k, min_score, keep, per_file)
+            if len(hits) >= top_k or exhausted or fetch >= index.ntotal:
+                return hits
+            fetch = min(index.ntotal, fetch * 4)
+
+    def _collect(self, index, vector, fetch, top_k, min_score, keep, per_file) -> tuple[list[Hit], bool]:  # type: ignore[no-untyped-def]
+        """The first ``top_k`` hits among the ``fetch`` nearest passages, and whether
+        the score floor was reached (so a wider search cannot add any)."""
+        if fetch == 0:
+            return [], True
+        scores, ids = index.search(vector.reshape(1, -1), fetch)
+        rows = self.store.passages([i for i in ids[0] if i >= 0])
+        hits: list[Hit] = []
+        per: dict[str, int] = {}
+        for score, pid in zip(scores[0], ids[0]):
+            if pid < 0:
+                break
+            if min_score is not None and score < min_score:
+                return hits, True  # ranked by score: nothing further can pass
+            row = rows.get(int(pid))
+            if row is None or (keep is not None and not keep.match_file(row.path)):
+                continue
+            if per_file is not None and per.get(row.path, 0) >= per_file:
+                continue
+            per[row.path] = per.get(row.path, 0) + 1
+            hits.append(Hit(len(hits) + 1, float(score), row.path, row.start_line, row.end_line, row.text))
+            if len(hits) == top_k:
+                break
+        return hits, False
+
+    def similar_to_file(self, path: Path, **options: object) -> list[Hit]:
+        """Files most like the file at ``path`` (itself excluded).
+
+        An indexed file uses its stored vectors; any other text file is embedded now.
+        """
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise BadInputError(f"{path} is not a file; give a text file, or - to read text from stdin")
+        absolute = path.resolve()
+        try:
+            rel = absolute.relative_to(self.store.root).as_posix()
+        except ValueError:
+            rel = None
+        paths, centroids = self.store.centroids()
+        if rel is not None and rel in paths and not self._changed_since_indexed(rel, absolute):
+            return self._rank_files(centroids[paths.index(rel)], paths, centroids, exclude=rel, **options)
+        stat = absolute.stat()
+        doc = read_document(FileEntry(rel or str(absolute), absolute, stat.st_size, stat.st_mtime_ns))
+        if isinstance(doc, Skipped):
+            raise BadInputError(f"{path} cannot be compared: {doc.reason}")
+        return self._rank_files(self._text_vector(doc.text, str(path)), paths, centroids, exclude=rel, **options)
+
+    def similar_to_text(self, text: str, **options: object) -> list[Hit]:
+        """Files most like a piece of text."""
+        return self._rank_files(self._text_vector(text, "the text"), *self.store.centroids(), exclude=None, **options)
+
+    def _changed_since_indexed(self, rel: str, absolute: Path) -> bool:
+        record = self.store.files().get(rel)
+        stat = absolute.stat()
+        return record is None or (record.size, record.mtime_ns) != (stat.st_size, stat.st_mtime_ns)
+
+    def _text_vector(self, text: str, what: str) -> np.ndarray:
+        settings = self.store.settings
+        chunks = chunk_text(text, self.embedder.token_spans, settings.chunk_tokens, settings.overlap)
+        if not chunks:
+            raise BadInputError(f"{what} is empty; there is nothing to compare")
+        return _unit(self.embedder.embed_documents([c.text for c in chunks]).mean(axis=0))
+
+    def _rank_files(
+        self,
+        vector: np.ndarray,
+        paths: list[str],
+        centroids: np.ndarray,
+        *,
+        exclude: str | None,
+        top_k: int = 10,
+        min_score: float | None = None,
+        path_glob: Sequence[str] = (),
+    ) -> list[Hit]:
+        _check_limits(top_k, 1)
+        keep = compile_globs(path_glob)
+        scores = centroids @ vector if len(paths) else np.zeros(0, np.float32)
+        hits: list[Hit] = []
+        for i in np.argsort(-scores, kind="stable"):
+            path, score = paths[i], float(scores[i])
+            if path == exclude or (keep is not None and not keep.match_file(path)):
+                continue
+            if (min_score is not None and score < min_score) or len(hits) == top_k:
+                break
+            hits.append(self._best_passage(len(hits) + 1, score, path, vector))
+        return hits
+
+    def _best_passage(self, rank: int, score: float, path: str, vector: np.ndarray) -> Hit:
+        """The passage of ``path`` that is closest to ``vector``, to show with the file."""
+        ids, vectors = self.store.file_vectors(path)
+        best = ids[int(np.argmax(vectors @ vector))]
+        row = self.store.passages([best])[best]
+        return Hit(rank, score, path, row.start_line, row.end_line, row.text)
+
+    def _vector_index(self):  # type: ignore[no-untyped-def]
+        if self._vectors is None:
+            self._vectors = self.store.vector_index()
+        return self._vectors
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return (vector / (np.linalg.norm(vector) or 1.0)).astype(np.float32)
+
+
+def _check_limits(top_k: int, per_file: int | None) -> None:
+    if top_k < 1:
+        raise BadInputError("--top-k must be at least 1")
+    if per_file is not None and per_file < 1:
+        raise BadInputError("--per-file must be at least 1")
+

@@ -1,0 +1,402 @@
+"""The index on disk: ``<root>/.semsearch/{catalog.sqlite, vectors.faiss, lock}``.
+
+``catalog.sqlite`` is the source of truth: settings (``meta``), files, passages
+with their text and vectors. ``vectors.faiss`` is a cache of the passage vectors
+for fast search, stamped with the catalog's generation; when the stamps differ
+(a run was interrupted between the two writes) it is rebuilt from the catalog.
+One writer at a time, enforced with an advisory lock the OS drops if the writer dies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import struct
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+import numpy as np
+
+from .defaults import CATALOG_NAME, FAISS_NAME, INDEX_DIR_NAME, LOCK_NAME, SCHEMA_VERSION
+from .errors import CorruptIndexError, IndexLockedError, IndexNotFoundError
+
+if TYPE_CHECKING:
+    import faiss
+
+    from .chunking import Chunk
+    from .corpus import Document
+
+_FAISS_MAGIC = b"SEMSFAI1"
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE files (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    digest TEXT NOT NULL,
+    skipped TEXT,  -- why the file is not indexed (binary, too large...), else NULL
+    centroid BLOB
+);
+CREATE TABLE chunks (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    start_line INTEGER NOT NULL,
+    end_line INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX chunks_file ON chunks(file_id);
+"""
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """What an index was built with; a later run must agree or rebuild."""
+
+    model_id: str
+    dimension: int
+    chunk_tokens: int
+    overlap: int
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """A file as last seen by ``index``: indexed, or skipped for a lasting reason."""
+
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    digest: str
+    skipped: str | None
+
+
+@dataclass(frozen=True)
+class PassageRecord:
+    """A stored passage, without its vector."""
+
+    id: int
+    path: str
+    ordinal: int
+    start_line: int
+    end_line: int
+    text: str
+
+
+def find_index_dir(start: Path) -> Path:
+    """The ``.semsearch`` folder for ``start``: given directly, at it, or up the tree.
+
+    Raises:
+        IndexNotFoundError: none there, nor in any parent folder.
+    """
+    start = start.expanduser().resolve()
+    if start.name == INDEX_DIR_NAME and start.is_dir():
+        return start
+    for folder in [start, *start.parents]:
+        candidate = folder / INDEX_DIR_NAME
+        if candidate.is_dir():
+            return candidate
+    raise IndexNotFoundError(f"no index found at or above {start}; run `semsearch index PATH` first")
+
+
+def _blob(vector: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+class Store:
+    """An open index. Use :meth:`create` or :meth:`open`, then :meth:`close`."""
+
+    def __init__(self, index_dir: Path, conn: sqlite3.Connection) -> None:
+        self.index_dir = index_dir
+        self.root = index_dir.parent
+        self._conn = conn
+        self.notices: list[str] = []
+        self.settings = self._read_settings()
+
+    # -- opening -------------------------------------------------------------
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA busy_timeout = 30000")
+        return conn
+
+    @classmethod
+    def create(cls, index_dir: Path, settings: IndexSettings) -> "Store":
+        """Create a new, empty index in ``index_dir`` (which must not hold one)."""
+        index_dir.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(index_dir, 0o700)  # the catalog holds the text of every note
+        final = index_dir / CATALOG_NAME
+        tmp = index_dir / (CATALOG_NAME + ".creating")
+        tmp.unlink(missing_ok=True)
+        conn = cls._connect(tmp)
+        conn.executescript(_SCHEMA)
+        now = str(time.time())
+        meta = {
+            "schema_version": str(SCHEMA_VERSION),
+            "settings": json.dumps(asdict(settings)),
+            "generation": "0",
+            "created": now,
+            "updated": now,
+        }
+        conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+        conn.close()
+        os.replace(tmp, final)  # a half-created catalog is never seen under its real name
+        return cls.open(index_dir)
+
+    @classmethod
+    def open(cls, index_dir: Path) -> "Store":
+        """Open an existing index.
+
+        Raises:
+            IndexNotFoundError: ``index_dir`` holds no catalog.
+            CorruptIndexError: the catalog is unreadable, foreign, or from another schema version.
+        """
+        catalog = index_dir / CATALOG_NAME
+        rebuild = f"rebuild it with `semsearch index {index_dir.parent} --rebuild`"
+        if not catalog.is_file():
+            if index_dir.is_dir() and any(p.name != LOCK_NAME and not p.name.endswith(".creating") for p in index_dir.iterdir()):
+                raise CorruptIndexError(f"{index_dir} is not a semsearch index (no {CATALOG_NAME}); {rebuild}")
+            raise IndexNotFoundError(f"no index yet in {index_dir.parent}; run `semsearch index {index_dir.parent}`")
+        try:
+            conn = cls._connect(catalog)
+            version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise CorruptIndexError(f"index catalog {catalog} is unreadable ({exc}); {rebuild}") from exc
+        if version is None or version[0] != str(SCHEMA_VERSION):
+            conn.close()
+            found = "none" if version is None else version[0]
+            raise CorruptIndexError(
+                f"index at {index_dir} has schema version {found}, this semsearch reads {SCHEMA_VERSION}; {rebuild}"
+            )
+        try:
+            return cls(index_dir, conn)
+        except (sqlite3.DatabaseError, KeyError, ValueError, TypeError) as exc:
+            conn.close()
+            raise CorruptIndexError(f"index catalog {catalog} is damaged ({exc}); {rebuild}") from exc
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- meta ----------------------------------------------------------------
+
+    def _meta(self, key: str) -> str:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            raise KeyError(f"meta key {key!r} missing")
+        return row[0]
+
+    def _read_settings(self) -> IndexSettings:
+        return IndexSettings(**json.loads(self._meta("settings")))
+
+    @property
+    def generation(self) -> int:
+        return int(self._meta("generation"))
+
+    @property
+    def created(self) -> float:
+        return float(self._meta("created"))
+
+    @property
+    def updated(self) -> float:
+        return float(self._meta("updated"))
+
+    def set_filters(self, include: Sequence[str], exclude: Sequence[str]) -> None:
+        """Record the include/exclude globs later runs reuse (inside a transaction)."""
+        settings = IndexSettings(**{**asdict(self.settings), "include": list(include), "exclude": list(exclude)})
+        self._conn.execute("UPDATE meta SET value = ? WHERE key = 'settings'", (json.dumps(asdict(settings)),))
+        self.settings = settings
+
+    # -- reading -------------------------------------------------------------
+
+    def files(self) -> dict[str, FileRecord]:
+        rows = self._conn.execute("SELECT id, path, size, mtime_ns, digest, skipped FROM files")
+        return {r[1]: FileRecord(*r) for r in rows}
+
+    def count_files(self) -> int:
+        """Files indexed (skipped ones not counted)."""
+        return self._conn.execute("SELECT count(*) FROM files WHERE skipped IS NULL").fetchone()[0]
+
+    def count_passages(self) -> int:
+        return self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+
+    def disk_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.index_dir.iterdir() if p.is_file())
+
+    def passages(self, ids: Sequence[int]) -> dict[int, PassageRecord]:
+        """Passages by id (ids not found are absent from the result)."""
+        out: dict[int, PassageRecord] = {}
+        ids = [int(i) for i in ids]
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            rows = self._conn.execute(
+                "SELECT c.id, f.path, c.ordinal, c.start_line, c.end_line, c.text FROM chunks c "
+                f"JOIN files f ON f.id = c.file_id WHERE c.id IN ({','.join('?' * len(part))})",
+                part,
+            )
+            out.update((r[0], PassageRecord(*r)) for r in rows)
+        return out
+
+    def file_vectors(self, path: str) -> tuple[list[int], np.ndarray]:
+        """The passage ids and vectors of one indexed file (empty if it has none)."""
+        rows = self._conn.execute(
+            "SELECT c.id, c.vector FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path = ? ORDER BY c.ordinal",
+            (path,),
+        ).fetchall()
+        return [r[0] for r in rows], self._matrix(r[1] for r in rows)
+
+    def centroids(self) -> tuple[list[str], np.ndarray]:
+        """Every file that has passages, with its unit-length mean passage vector."""
+        rows = self._conn.execute("SELECT path, centroid FROM files WHERE centroid IS NOT NULL ORDER BY path").fetchall()
+        return [r[0] for r in rows], self._matrix(r[1] for r in rows)
+
+    def _matrix(self, blobs: Iterator[bytes]) -> np.ndarray:
+        data = b"".join(blobs)
+        return np.frombuffer(data, dtype=np.float32).reshape(-1, self.settings.dimension)
+
+    # -- the faiss cache -----------------------------------------------------
+
+    def vector_index(self) -> "faiss.Index":
+        """The faiss index of all passages (ids = passage ids), current with the catalog.
+
+        A missing or stale ``vectors.faiss`` is rebuilt in memory from the catalog's
+        stored vectors (no re-embedding), with a notice in :attr:`notices`.
+        """
+        import faiss
+
+        path = self.index_dir / FAISS_NAME
+        if self.vector_file_current():
+            try:
+                return faiss.deserialize_index(np.frombuffer(path.read_bytes(), dtype=np.uint8, offset=16))
+            except (OSError, RuntimeError) as exc:
+                self.notices.append(f"{FAISS_NAME} was unreadable ({exc}); rebuilt it from the catalog")
+        elif path.exists():
+            self.notices.append(f"{FAISS_NAME} was out of date; rebuilt it from the catalog")
+        elif self.count_passages():
+            self.notices.append(f"{FAISS_NAME} was missing; rebuilt it from the catalog")
+        return self._build_vector_index()
+
+    def vector_file_current(self) -> bool:
+        """True when ``vectors.faiss`` exists and carries the catalog's generation."""
+        try:
+            with open(self.index_dir / FAISS_NAME, "rb") as fh:
+                head = fh.read(16)
+        except OSError:
+            return False
+        return len(head) == 16 and head[:8] == _FAISS_MAGIC and struct.unpack("<Q", head[8:])[0] == self.generation
+
+    def _build_vector_index(self) -> "faiss.Index":
+        import faiss
+
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.settings.dimension))
+        rows = self._conn.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
+        if rows:
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            index.add_with_ids(self._matrix(r[1] for r in rows), ids)
+        return index
+
+    def write_vector_index(self) -> None:
+        """Write ``vectors.faiss`` for the current generation (temp file, then rename)."""
+        import faiss
+
+        index = self._build_vector_index()
+        path = self.index_dir / FAISS_NAME
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(_FAISS_MAGIC + struct.pack("<Q", self.generation))
+            fh.write(faiss.serialize_index(index).tobytes())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    # -- writing -------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together, with a new generation, or not at all."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+            self._conn.execute("UPDATE meta SET value = ? WHERE key = 'updated'", (str(time.time()),))
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    def put_file(self, doc: "Document", chunks: Sequence["Chunk"], vectors: np.ndarray) -> None:
+        """Insert or replace a file and its passages (inside a transaction)."""
+        self.delete_file(doc.path)
+        centroid = None
+        if len(chunks):
+            mean = vectors.mean(axis=0)
+            centroid = _blob(mean / (np.linalg.norm(mean) or 1.0))
+        cur = self._conn.execute(
+            "INSERT INTO files (path, size, mtime_ns, digest, centroid) VALUES (?, ?, ?, ?, ?)",
+            (doc.path, doc.size, doc.mtime_ns, doc.digest, centroid),
+        )
+        file_id = cur.lastrowid
+        self._conn.executemany(
+            "INSERT INTO chunks (file_id, ordinal, start_line, end_line, text, vector) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (file_id, i, c.start_line, c.end_line, c.text, _blob(v))
+                for i, (c, v) in enumerate(zip(chunks, vectors))
+            ],
+        )
+
+    def put_skipped(self, path: str, size: int, mtime_ns: int, digest: str, reason: str) -> None:
+        """Remember a file that is not indexed, so an unchanged one costs only a stat (inside a transaction)."""
+        self.delete_file(path)
+        self._conn.execute(
+            "INSERT INTO files (path, size, mtime_ns, digest, skipped) VALUES (?, ?, ?, ?, ?)",
+            (path, size, mtime_ns, digest, reason),
+        )
+
+    def touch_file(self, path: str, size: int, mtime_ns: int) -> None:
+        """Record a new stat for a file whose content did not change (inside a transaction)."""
+        self._conn.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime_ns, path))
+
+    def delete_file(self, path: str) -> None:
+        """Forget a file and its passages (inside a transaction)."""
+        self._conn.execute("DELETE FROM files WHERE path = ?", (path,))
+
+
+@contextmanager
+def writer_lock(index_dir: Path) -> Iterator[None]:
+    """Exclusive advisory lock on ``index_dir/lock``; the OS releases it if we die.
+
+    Raises:
+        IndexLockedError: another live process holds it.
+    """
+    import fcntl
+
+    index_dir.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(index_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise IndexLockedError(
+                f"another `semsearch index` is writing {index_dir.parent} (pid {holder}); wait for it to finish"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
