@@ -155,10 +155,10 @@ def digest_bytes(data: bytes) -> str:
 def looks_binary(data: bytes) -> bool:
     """True when a sample of bytes is not text: NUL bytes, or mostly control characters."""
     sample = data[:SNIFF_BYTES]
-    if b"\x00" in sample and not sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if not sample or sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False  # empty, or UTF-16 with a byte-order mark (full of NULs, yet text)
+    if b"\x00" in sample:
         return True
-    if not sample:
-        return False
     controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13, 27))
     return controls / len(sample) > 0.10
 
@@ -179,9 +179,12 @@ def decode(data: bytes) -> str | None:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
-    if best is None:
+    matches = list(from_bytes(data))
+    if not matches:
         return None
+    # Short texts often fit several code pages equally well; on a tie, prefer
+    # Windows-1252, by far the commonest legacy encoding of notes.
+    best = min(matches, key=lambda m: (m.chaos, -m.coherence, "cp1252" not in m.could_be_from_charset))
     return str(best)
 
 

@@ -21,7 +21,7 @@ from .chunking import Chunk, chunk_text
 from .corpus import Document, FileEntry, Skipped, digest_bytes, read_document, walk
 from .embedding import Embedder, ModelRef, resolve_model
 from .errors import BadInputError, NoTextFilesError, SettingsMismatchError
-from .store import FileRecord, IndexSettings, Store, writer_lock
+from .store import FileRecord, IndexSettings, Store, index_state, writer_lock
 
 
 class EmbedderLike(Protocol):
@@ -176,14 +176,14 @@ def sync(
     if index_dir.exists() and not index_dir.is_dir():
         raise BadInputError(f"{index_dir} exists and is not a folder; move it away to index {root}")
     existed = index_dir.is_dir()
-    fresh = rebuild or not existed or all(p.name == defaults.LOCK_NAME for p in index_dir.iterdir())
-    if not fresh:
+    state = index_state(index_dir)
+    if state != "absent" and not rebuild:
         Store.open(index_dir).close()  # a corrupt or foreign folder is reported, and left as it is
     try:
         with writer_lock(index_dir):
-            if fresh:
-                return _build_fresh(root, index_dir, started, model, include, exclude, chunk_tokens, overlap,
-                                    max_file_size, on_progress, factory)
+            if rebuild or state == "absent":
+                return _build_fresh(root, index_dir, state != "absent", started, model, include, exclude,
+                                    chunk_tokens, overlap, max_file_size, on_progress, factory)
             with Store.open(index_dir) as store:
                 return _update(store, started, model, include, exclude, chunk_tokens, overlap, max_file_size,
                                on_progress, factory)
@@ -196,6 +196,7 @@ def sync(
 def _build_fresh(
     root: Path,
     index_dir: Path,
+    replacing: bool,
     started: float,
     model: str | None,
     include: Sequence[str] | None,
@@ -216,27 +217,31 @@ def _build_fresh(
     overlap = defaults.OVERLAP_TOKENS if overlap is None else overlap
     settings = IndexSettings(embedder.model_id, embedder.dimension, chunk_tokens, min(overlap, chunk_tokens // 2),
                              include, exclude)
-    # Build beside the live index (a hidden folder the walk skips), so a failed or
-    # interrupted rebuild leaves the old index answering.
-    side = root / (defaults.INDEX_DIR_NAME + ".building")
-    shutil.rmtree(side, ignore_errors=True)
+    # A rebuild happens beside the live index (in a hidden folder the walk skips), so a
+    # failed or interrupted rebuild leaves the old index answering. A first build
+    # happens in place: if interrupted, what it committed is kept and the next run resumes.
+    target = root / (defaults.INDEX_DIR_NAME + ".building") if replacing else index_dir
+    if replacing:
+        shutil.rmtree(target, ignore_errors=True)
     try:
-        with Store.create(side, settings) as store:
+        with Store.create(target, settings) as store:
             report = IndexReport(root, embedder.model_id, created=True)
             _apply(store, work, report, lambda: embedder, max_file_size, on_progress)
             if not report.added:
                 raise NoTextFilesError(_no_text_message(root, report.skipped))
             store.write_vector_index()
             _finish(report, store, started)
+    except BaseException:
+        if replacing:
+            shutil.rmtree(target, ignore_errors=True)
+        raise
+    if replacing:
         old = root / (defaults.INDEX_DIR_NAME + ".old")
         shutil.rmtree(old, ignore_errors=True)
         index_dir.rename(old)
-        side.rename(index_dir)
+        target.rename(index_dir)
         shutil.rmtree(old, ignore_errors=True)
-        return report
-    except BaseException:
-        shutil.rmtree(side, ignore_errors=True)
-        raise
+    return report
 
 
 def _update(

