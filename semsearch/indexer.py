@@ -20,7 +20,7 @@ from . import defaults
 from .chunking import Chunk, chunk_text
 from .corpus import Document, FileEntry, Skipped, digest_bytes, read_document, walk
 from .embedding import Embedder, ModelRef, resolve_model
-from .errors import BadInputError, NoTextFilesError, SettingsMismatchError
+from .errors import BadInputError, NoTextFilesError, SemsearchError, SettingsMismatchError
 from .store import FileRecord, IndexSettings, Store, index_state, writer_lock
 
 
@@ -187,10 +187,20 @@ def sync(
             with Store.open(index_dir) as store:
                 return _update(store, started, model, include, exclude, chunk_tokens, overlap, max_file_size,
                                on_progress, factory)
-    except NoTextFilesError:
-        if not existed:
-            shutil.rmtree(index_dir, ignore_errors=True)
+    except BaseException:
+        if not existed and _nothing_committed(index_dir):
+            shutil.rmtree(index_dir, ignore_errors=True)  # leave no empty index behind a failed first run
         raise
+
+
+def _nothing_committed(index_dir: Path) -> bool:
+    if index_state(index_dir) != "present":
+        return True
+    try:
+        with Store.open(index_dir) as store:
+            return store.count_files() == 0
+    except SemsearchError:
+        return False
 
 
 def _build_fresh(

@@ -1,0 +1,147 @@
+"""The command line, end to end, with the real default model on sample_corpus/."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from semsearch.cli import app
+
+from .conftest import SAMPLE
+
+runner = CliRunner()
+
+
+def run(*args: str, input: str | None = None):
+    return runner.invoke(app, [str(a) for a in args], input=input)
+
+
+QUERY = "what to do with kitchen scraps and fallen leaves"
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "tsv", "csv", "paths", "table"])
+def test_every_format_parses(sample_copy: Path, fmt: str) -> None:
+    result = run("query", QUERY, "--index", sample_copy, "-k", "4", "--format", fmt)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    if fmt == "json":
+        rows = json.loads(out)
+    elif fmt == "jsonl":
+        rows = [json.loads(line) for line in out.splitlines()]
+    elif fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(out)))
+    elif fmt == "tsv":
+        rows = [dict(zip(["rank", "score", "path", "start_line", "end_line", "text"], line.split("\t")))
+                for line in out.splitlines()]
+        assert all(len(line.split("\t")) == 6 for line in out.splitlines())
+    elif fmt == "paths":
+        assert len(out.splitlines()) == 4 and all((sample_copy / p).is_file() for p in out.splitlines())
+        return
+    else:
+        assert "score" in out and "location" in out
+        return
+    assert len(rows) == 4
+    assert [int(r["rank"]) for r in rows] == [1, 2, 3, 4]
+    scores = [float(r["score"]) for r in rows]
+    assert scores == sorted(scores, reverse=True) and all(-1 <= s <= 1 for s in scores)
+    for r in rows:
+        lines = (sample_copy / r["path"]).read_text(encoding="utf-8").splitlines()
+        start, end = int(r["start_line"]), int(r["end_line"])
+        assert 1 <= start <= end <= len(lines)
+        if fmt != "tsv":  # tsv flattens whitespace; the others carry the passage verbatim
+            assert r["text"].splitlines()[0].strip() in lines[start - 1]
+
+
+def test_piped_output_defaults_to_tsv_with_nothing_else_on_stdout(sample_copy: Path) -> None:
+    result = run("query", QUERY, "--index", sample_copy, "-k", "3")
+    assert result.exit_code == 0
+    assert [len(line.split("\t")) for line in result.stdout.splitlines()] == [6, 6, 6]
+    assert result.stderr == ""
+
+
+def test_query_from_stdin_and_from_a_batch(sample_copy: Path, tmp_path: Path) -> None:
+    single = run("query", "-", "--index", sample_copy, "-k", "1", "--format", "json", input=QUERY + "\n")
+    assert single.exit_code == 0
+    expected = json.loads(single.stdout)[0]["path"]
+
+    questions = tmp_path / "questions.txt"
+    questions.write_text(f"{QUERY}\n\n   \nhow to set up passwordless login to a server\n")
+    for source, stdin in ((questions, None), ("-", questions.read_text())):
+        batch = run("query", "--batch", source, "--index", sample_copy, "-k", "2", "--format", "json", input=stdin)
+        assert batch.exit_code == 0, batch.output
+        sets = json.loads(batch.stdout)
+        assert [s["query"] for s in sets] == [QUERY, "how to set up passwordless login to a server"]
+        assert sets[0]["results"][0]["path"] == expected and len(sets[1]["results"]) == 2
+    lines = run("query", "--batch", questions, "--index", sample_copy, "-k", "2", "--format", "jsonl").stdout
+    assert [json.loads(line)["query"] for line in lines.splitlines()] == [QUERY, QUERY] + [
+        "how to set up passwordless login to a server"
+    ] * 2
+
+
+def test_exit_codes(sample_copy: Path, tmp_path: Path) -> None:
+    assert run("query", QUERY, "--index", sample_copy).exit_code == 0
+    none = run("query", QUERY, "--index", sample_copy, "--min-score", "0.99")
+    assert none.exit_code == 1 and none.stdout == ""
+    assert run("query", QUERY, "--index", sample_copy, "--path", "no/such/*").exit_code == 1
+    missing = run("query", QUERY, "--index", tmp_path)
+    assert missing.exit_code == 2 and "no index found" in missing.stderr and "semsearch index" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+    assert run("query", "--index", sample_copy).exit_code == 2  # neither TEXT nor --batch
+    assert run("query", QUERY, "--index", sample_copy, "-k", "0").exit_code == 2
+    assert run("query", QUERY, "--index", sample_copy, "--format", "xml").exit_code == 2
+    assert run("index", tmp_path / "nowhere").exit_code == 2
+    assert run("similar", tmp_path / "nowhere.md", "--index", sample_copy).exit_code == 2
+
+
+def test_query_refuses_another_model(sample_copy: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other-model"
+    other.mkdir()
+    (other / "modules.json").write_text("[]")
+    result = run("query", QUERY, "--index", sample_copy, "--model", other)
+    assert result.exit_code == 2 and "built with sentence-transformers/all-MiniLM-L6-v2" in result.stderr
+    assert run("query", QUERY, "--index", sample_copy, "--model", "all-MiniLM-L6-v2").exit_code == 0
+
+
+def test_unknown_model_fails_at_once_offline(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("hello")
+    result = run("index", tmp_path, "--model", "nobody/no-such-model-anywhere")
+    assert result.exit_code == 2 and "not available offline" in result.stderr
+    assert not (tmp_path / ".semsearch").exists()
+
+
+def test_similar_from_file_outside_and_stdin(sample_copy: Path, tmp_path: Path) -> None:
+    source = next(p for p in sorted((sample_copy / "garden").glob("*.md")))
+    rel = source.relative_to(sample_copy).as_posix()
+    inside = json.loads(run("similar", source, "--index", sample_copy, "--format", "json").stdout)
+    assert rel not in [h["path"] for h in inside] and len(inside) == 10
+    outside = tmp_path / "copy.md"
+    shutil.copy(source, outside)
+    copied = json.loads(run("similar", outside, "--index", sample_copy, "--format", "json").stdout)
+    assert copied[0]["path"] == rel and copied[0]["score"] > 0.99  # the same text finds its twin first
+    piped = run("similar", "-", "--index", sample_copy, "--format", "json", input=source.read_text())
+    assert json.loads(piped.stdout)[0]["path"] == rel
+
+
+def test_info(sample_copy: Path) -> None:
+    result = run("info", "--index", sample_copy, "--format", "json")
+    assert result.exit_code == 0
+    info = json.loads(result.stdout)
+    files = [p for p in SAMPLE.rglob("*") if p.is_file()]
+    assert info["model"] == "sentence-transformers/all-MiniLM-L6-v2" and info["dimension"] == 384
+    assert info["files"] == len(files) and info["passages"] >= len(files) - 1 and info["stale"] == 0
+    assert info["size_bytes"] > 0
+    table = run("info", "--index", sample_copy)
+    assert "passages" in table.stdout and "stale" in table.stdout
+
+
+def test_every_command_has_help() -> None:
+    for command in ("index", "query", "similar", "info"):
+        result = run(command, "--help")
+        assert result.exit_code == 0 and len(result.stdout) > 200
+    assert "Exit codes" in run("--help").stdout
