@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Sequence
 
 from . import defaults
-from .embedding import Embedder
-from .indexer import EmbedderFactory, plan
+from .embedding import Embedder, EmbedderFactory
+from .indexer import plan
 from .search import Hit, Searcher
 from .store import Store, find_index_dir
 

@@ -11,7 +11,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 from .defaults import DEFAULT_MODEL
 from .errors import ModelUnavailableError
@@ -76,6 +76,21 @@ def resolve_model(name_or_path: str) -> ModelRef:
         f"model {name_or_path!r} is not available offline; download it once with "
         f"`hf download {candidates[0]}` (or pass a local model folder to --model)"
     )
+
+
+class EmbedderLike(Protocol):
+    """What indexing and search need of an embedder (tests may pass a small fake)."""
+
+    model_id: str
+    dimension: int
+    max_tokens: int
+
+    def token_spans(self, text: str) -> Sequence[tuple[int, int]]: ...
+    def embed_documents(self, texts: Sequence[str]) -> "np.ndarray": ...
+    def embed_query(self, text: str) -> "np.ndarray": ...
+
+
+EmbedderFactory = Callable[[ModelRef], EmbedderLike]
 
 
 class Embedder:

@@ -12,31 +12,17 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from . import defaults
 from .chunking import Chunk, chunk_text
 from .corpus import Document, FileEntry, Skipped, digest_bytes, read_document, walk
-from .embedding import Embedder, ModelRef, resolve_model
+from .embedding import Embedder, EmbedderFactory, EmbedderLike, resolve_model
 from .errors import BadInputError, NoTextFilesError, SemsearchError, SettingsMismatchError
 from .store import FileRecord, IndexSettings, Store, index_state, writer_lock
 
-
-class EmbedderLike(Protocol):
-    """What indexing and search need of an embedder (tests may pass a small fake)."""
-
-    model_id: str
-    dimension: int
-    max_tokens: int
-
-    def token_spans(self, text: str) -> Sequence[tuple[int, int]]: ...
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
-    def embed_query(self, text: str) -> np.ndarray: ...
-
-
-EmbedderFactory = Callable[[ModelRef], EmbedderLike]
 
 TOO_LARGE = "larger than --max-file-size"
 

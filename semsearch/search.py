@@ -14,9 +14,8 @@ import numpy as np
 
 from .chunking import chunk_text
 from .corpus import FileEntry, Skipped, compile_globs, read_document
-from .embedding import resolve_model
+from .embedding import EmbedderFactory, EmbedderLike, resolve_model
 from .errors import BadInputError, SettingsMismatchError
-from .indexer import EmbedderFactory, EmbedderLike
 from .store import Store
 
 
