@@ -26,7 +26,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SEMSEARCH = [sys.executable, "-m", "semsearch"]
-QUERY = "keep server journals from filling up the drive"
+QUERY = "stop server journals from filling up the drive"
 
 
 def timed(cmd: list[str], cwd: Path | None = None) -> tuple[float, str]:

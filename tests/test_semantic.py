@@ -1,0 +1,112 @@
+"""Meaning over keywords, with the real default model on sample_corpus/."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from semsearch import Index
+from semsearch.cli import app
+
+from .conftest import SAMPLE
+
+# Each query shares no content word with its answer, which is the only note that fits.
+PARAPHRASES = [
+    ("stop server journals from filling up the drive", "howto/logrotate.md"),
+    ("what to do with kitchen scraps and fallen leaves", "garden/composting.md"),
+    ("sign in to a remote computer without typing a password", "howto/ssh-keys.md"),
+    ("faucet that won't quit dripping", "home/kitchen-mixer-leak.md"),
+    ("money set aside in case I lose my job", "finance/emergency-fund.txt"),
+    ("struggling with insomnia and grogginess", "health/sleep-notes.md"),
+    ("keep my wild yeast culture alive in the fridge", "recipes/baking/sourdough-starter.md"),
+    ("lower the interest on our home loan", "finance/remortgage-2024.md"),
+    ("what to bring on a backpacking trip", "travel/packing-list-hiking.md"),
+    ("automatically re-attempt flaky web requests", "code/python-retry-decorator.md"),
+]
+STOPWORDS = set("a an and the to in on of my our with without what that for from up case i it won't".split())
+
+
+@pytest.fixture(scope="module")
+def index(sample_copy: Path):
+    with Index(sample_copy) as idx:
+        yield idx
+
+
+@pytest.mark.parametrize("query, answer", PARAPHRASES)
+def test_paraphrase_finds_its_note_first(index: Index, query: str, answer: str) -> None:
+    text = (SAMPLE / answer).read_text(encoding="utf-8").lower()
+    for word in set(re.findall(r"[\w']+", query.lower())) - STOPWORDS:
+        stem = word[:-1] if word.endswith("s") else word
+        assert not re.search(rf"\b{re.escape(stem)}(s|es|ed|ing)?\b", text), f"{answer} contains {word!r}"
+    hits = index.query(query, top_k=3)
+    assert hits[0].path == answer, [(h.path, round(h.score, 3)) for h in hits]
+
+
+@pytest.mark.parametrize(
+    "query, answer",
+    [
+        ("emergency travel document for a lost passport", "travel/japan-trip-journal.md"),
+        ("soaked paperbacks in freezer bags to halt mould", "books/reading-log-2023.md"),
+    ],
+)
+def test_the_end_of_a_long_note_is_searchable(index: Index, query: str, answer: str) -> None:
+    """The answer sits in the last ~150 words of a 2,300-word note: proof it was not truncated."""
+    text = (SAMPLE / answer).read_text(encoding="utf-8")
+    assert len(text.split()) > 2000
+    hit = index.query(query, top_k=1)[0]
+    assert hit.path == answer
+    assert hit.end_line >= len(text.rstrip().splitlines()) - 5  # the passage found is the ending
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["meetings/2024-03-04-sprint-planning.md", "health/knee-physio.txt", "finance/pension-contributions.md",
+     "garden/composting.md"],
+)
+def test_similar_files_are_the_topic_siblings(index: Index, sample_copy: Path, source: str) -> None:
+    hits = index.similar(sample_copy / source, top_k=3)
+    topic = source.split("/")[0]
+    assert [h.path.split("/")[0] for h in hits] == [topic] * 3, [(h.path, round(h.score, 3)) for h in hits]
+    assert source not in {h.path for h in hits}
+    assert hits[0].score >= hits[1].score >= hits[2].score
+
+
+def test_incremental_update_through_the_cli(tmp_path: Path) -> None:
+    """Edit one file, delete one, add one: only their passages are embedded, and results follow."""
+    root = tmp_path / "notes"
+    for folder in ("garden", "howto", "finance"):
+        shutil.copytree(SAMPLE / folder, root / folder)
+    runner = CliRunner()
+
+    def index_json() -> dict:
+        result = runner.invoke(app, ["index", str(root), "--format", "json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    first = index_json()
+    assert first["created"] and first["passages_embedded"] == first["passages"] > 0
+
+    cron = root / "howto" / "cron-jobs.md"
+    cron.write_text(cron.read_text() + "\n## Birds\n\nThe robin nesting in the ivy by the shed fledged three chicks.\n")
+    (root / "finance" / "emergency-fund.txt").unlink()
+    (root / "garden" / "beekeeping.md").write_text(
+        "# Beekeeping\n\nInspected the hive: the queen is laying well, plenty of capped brood and honey stores.\n"
+    )
+    second = index_json()
+    assert (second["added"], second["updated"], second["removed"]) == (
+        ["garden/beekeeping.md"], ["howto/cron-jobs.md"], ["finance/emergency-fund.txt"]
+    )
+    assert second["unchanged"] == first["files"] - 2
+    with Index(root) as idx:
+        new_passages = sum(len(idx.store.file_vectors(p)[0]) for p in ("garden/beekeeping.md", "howto/cron-jobs.md"))
+        assert second["passages_embedded"] == new_passages
+        assert idx.query("bees in a colony producing honey", top_k=1)[0].path == "garden/beekeeping.md"
+        assert idx.query("young birds left the nest", top_k=1)[0].path == "howto/cron-jobs.md"
+        assert "finance/emergency-fund.txt" not in {h.path for h in idx.query("money set aside in case I lose my job")}
+    third = index_json()
+    assert third["passages_embedded"] == 0 and third["unchanged"] == third["files"]
