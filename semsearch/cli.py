@@ -115,7 +115,11 @@ def index(
     ] = defaults.MAX_FILE_SIZE / 1e6,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-index everything from scratch (e.g. to change model); "
                                           "the old index answers until the new one is complete.")] = False,
-    fmt: FormatOpt = None,
+    fmt: Annotated[
+        Optional[Format], typer.Option("--format", "-f", help="Summary format: json or jsonl for scripts; "
+                                       "anything else prints the text summary.", case_sensitive=False,
+                                       show_default=False)
+    ] = None,
 ) -> None:
     """Create or update the index of PATH (in PATH/.semsearch). Only changed files are re-embedded."""
     from .indexer import sync

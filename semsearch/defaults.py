@@ -21,7 +21,7 @@ BATCH_SIZE = 32
 
 # Files larger than this are skipped with a warning; a notes folder rarely holds
 # prose this big, and a stray log or dump would swamp the index.
-MAX_FILE_SIZE = 5 * 1024 * 1024
+MAX_FILE_SIZE = 5_000_000
 
 # Embedded passages are committed to the catalog every this many passages, so an
 # interrupted run keeps the work already done.

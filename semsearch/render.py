@@ -230,13 +230,13 @@ class IndexProgressBar:
             TimeRemainingColumn(),
             console=console,
             transient=True,
+            disable=not console.is_terminal,  # a log file wants no bar, just the summary
         )
         self._task = None
         self._started: float | None = None
 
     def __enter__(self) -> "IndexProgressBar":
-        self._progress.start()
-        return self
+        return self  # the bar appears with the first progress event, not before
 
     def __exit__(self, *exc: object) -> None:
         self._progress.stop()
@@ -246,6 +246,7 @@ class IndexProgressBar:
 
         now = time.perf_counter()
         if self._task is None:
+            self._progress.start()
             self._started = now
             self._task = self._progress.add_task("index", total=event.files_total, passages=0, rate="")
         elapsed = now - (self._started or now)

@@ -145,3 +145,57 @@ def test_every_command_has_help() -> None:
         result = run(command, "--help")
         assert result.exit_code == 0 and len(result.stdout) > 200
     assert "Exit codes" in run("--help").stdout
+
+
+def test_bad_input_leaves_the_index_answering(sample_copy: Path, tmp_path: Path) -> None:
+    """Every failed command leaves the existing index exactly as it was, still answering."""
+    before = run("query", QUERY, "--index", sample_copy, "--format", "json").stdout
+    catalog = sample_copy / ".semsearch" / "catalog.sqlite"
+    stamp = catalog.stat().st_mtime_ns, catalog.stat().st_size
+    other = tmp_path / "other-model"
+    other.mkdir()
+    (other / "modules.json").write_text("[]")
+    for args in (
+        ["index", sample_copy, "--model", other],
+        ["index", sample_copy, "--chunk-tokens", "99"],
+        ["index", sample_copy / "howto" / "logrotate.md"],
+        ["index", sample_copy, "--chunk-tokens", "100000", "--rebuild"],
+        ["query", "   ", "--index", sample_copy],
+        ["similar", sample_copy / "nope.md", "--index", sample_copy],
+    ):
+        result = run(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stderr.startswith("semsearch: error:") and len(result.stderr.strip().splitlines()) == 1
+    assert (catalog.stat().st_mtime_ns, catalog.stat().st_size) == stamp
+    assert run("query", QUERY, "--index", sample_copy, "--format", "json").stdout == before
+
+
+def test_huge_file_is_skipped_without_being_read(tmp_path: Path) -> None:
+    (tmp_path / "note.md").write_text("A short note about planting garlic in October.\n")
+    with open(tmp_path / "huge.log.txt", "wb") as fh:
+        fh.truncate(1 << 30)  # 1 GiB, sparse: costs no disk, and would take long to read
+    result = run("index", tmp_path, "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["added"] == ["note.md"]
+    assert report["skipped"] == [{"path": "huge.log.txt", "reason": "larger than --max-file-size (1073.7 MB > 5.0 MB)"}]
+    assert "skipped (larger than --max-file-size" in run("index", tmp_path).stdout
+
+
+def test_corrupt_index_is_an_error_naming_the_fix(tmp_path: Path) -> None:
+    (tmp_path / ".semsearch").mkdir()
+    (tmp_path / ".semsearch" / "catalog.sqlite").write_bytes(b"\x00garbage" * 512)
+    for args in (["query", QUERY, "--index", tmp_path], ["info", "--index", tmp_path], ["index", tmp_path]):
+        result = run(*args)
+        assert result.exit_code == 2 and f"semsearch index {tmp_path} --rebuild" in result.stderr
+
+
+def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import semsearch.indexer
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(semsearch.indexer, "sync", interrupted)
+    result = run("index", tmp_path)
+    assert result.exit_code == 130 and "again to resume" in result.stderr
