@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -98,6 +98,21 @@ def plan(
     return Plan(to_read, unchanged, removed, too_large, skipped)
 
 
+@dataclass(frozen=True)
+class _Request:
+    """What the caller asked of one ``sync`` run (None: the index's own setting)."""
+
+    model: str | None
+    include: list[str] | None
+    exclude: list[str] | None
+    chunk_tokens: int | None
+    overlap: int | None
+    max_file_size: int
+    on_progress: Callable[[Progress], None] | None
+    factory: EmbedderFactory
+    started: float
+
+
 def check_folder(root: Path) -> Path:
     """The folder to index, resolved; a clear error if it is not one."""
     root = Path(root).expanduser()
@@ -163,20 +178,29 @@ def sync(
         raise BadInputError(f"{index_dir} exists and is not a folder; move it away to index {root}")
     existed = index_dir.is_dir()
     state = index_state(index_dir)
+    request = _Request(model, None if include is None else list(include), None if exclude is None else list(exclude),
+                       chunk_tokens, overlap, max_file_size, on_progress, factory, started)
     if state != "absent" and not rebuild:
         Store.open(index_dir).close()  # a corrupt or foreign folder is reported, and left as it is
     try:
         with writer_lock(index_dir):
             if rebuild or state == "absent":
-                return _build_fresh(root, index_dir, state != "absent", started, model, include, exclude,
-                                    chunk_tokens, overlap, max_file_size, on_progress, factory)
+                return _build_fresh(root, index_dir, state != "absent", request)
             with Store.open(index_dir) as store:
-                return _update(store, started, model, include, exclude, chunk_tokens, overlap, max_file_size,
-                               on_progress, factory)
+                return _update(store, request)
     except BaseException:
         if not existed and _nothing_committed(index_dir):
             shutil.rmtree(index_dir, ignore_errors=True)  # leave no empty index behind a failed first run
         raise
+
+
+def _readable_settings(index_dir: Path) -> IndexSettings | None:
+    """The settings of the index being replaced, if it can still be read."""
+    try:
+        with Store.open(index_dir) as store:
+            return store.settings
+    except SemsearchError:
+        return None
 
 
 def _nothing_committed(index_dir: Path) -> bool:
@@ -189,28 +213,26 @@ def _nothing_committed(index_dir: Path) -> bool:
         return False
 
 
-def _build_fresh(
-    root: Path,
-    index_dir: Path,
-    replacing: bool,
-    started: float,
-    model: str | None,
-    include: Sequence[str] | None,
-    exclude: Sequence[str] | None,
-    chunk_tokens: int | None,
-    overlap: int | None,
-    max_file_size: int,
-    on_progress: Callable[[Progress], None] | None,
-    factory: EmbedderFactory,
-) -> IndexReport:
-    """Index ``root`` from nothing into a side folder, then move it into place."""
-    include, exclude = list(include or []), list(exclude or [])
-    work = plan(root, {}, include, exclude, max_file_size)
+def _build_fresh(root: Path, index_dir: Path, replacing: bool, req: _Request) -> IndexReport:
+    """Index ``root`` from nothing; when ``replacing`` an index, swap it in once complete."""
+    old_settings = _readable_settings(index_dir) if replacing else None
+    if old_settings is not None:
+        # A rebuild keeps what the index was built with, except what this run overrides.
+        req = replace(
+            req,
+            model=req.model or old_settings.model_id,
+            include=old_settings.include if req.include is None else req.include,
+            exclude=old_settings.exclude if req.exclude is None else req.exclude,
+            chunk_tokens=req.chunk_tokens or (old_settings.chunk_tokens if req.model is None else None),
+            overlap=old_settings.overlap if req.overlap is None else req.overlap,
+        )
+    include, exclude = req.include or [], req.exclude or []
+    work = plan(root, {}, include, exclude, req.max_file_size)
     if not work.to_read:
         raise NoTextFilesError(_no_text_message(root, work.skipped))
-    embedder = factory(resolve_model(model or defaults.DEFAULT_MODEL))
-    chunk_tokens = _check_chunking(chunk_tokens, overlap, embedder.max_tokens)
-    overlap = defaults.OVERLAP_TOKENS if overlap is None else overlap
+    embedder = req.factory(resolve_model(req.model or defaults.DEFAULT_MODEL))
+    chunk_tokens = _check_chunking(req.chunk_tokens, req.overlap, embedder.max_tokens)
+    overlap = defaults.OVERLAP_TOKENS if req.overlap is None else req.overlap
     settings = IndexSettings(embedder.model_id, embedder.dimension, chunk_tokens, min(overlap, chunk_tokens // 2),
                              include, exclude)
     # A rebuild happens beside the live index (in a hidden folder the walk skips), so a
@@ -222,11 +244,11 @@ def _build_fresh(
     try:
         with Store.create(target, settings) as store:
             report = IndexReport(root, embedder.model_id, created=True)
-            _apply(store, work, report, lambda: embedder, max_file_size, on_progress)
+            _apply(store, work, report, lambda: embedder, req.max_file_size, req.on_progress)
             if not report.added:
                 raise NoTextFilesError(_no_text_message(root, report.skipped))
             store.write_vector_index()
-            _finish(report, store, started)
+            _finish(report, store, req.started)
     except BaseException:
         if replacing:
             shutil.rmtree(target, ignore_errors=True)
@@ -240,42 +262,31 @@ def _build_fresh(
     return report
 
 
-def _update(
-    store: Store,
-    started: float,
-    model: str | None,
-    include: Sequence[str] | None,
-    exclude: Sequence[str] | None,
-    chunk_tokens: int | None,
-    overlap: int | None,
-    max_file_size: int,
-    on_progress: Callable[[Progress], None] | None,
-    factory: EmbedderFactory,
-) -> IndexReport:
+def _update(store: Store, req: _Request) -> IndexReport:
     """Bring an existing index up to date."""
     settings, root = store.settings, store.root
     fix = f"rebuild with `semsearch index {root} --rebuild`"
-    if model is not None:
-        wanted = resolve_model(model).model_id
+    if req.model is not None:
+        wanted = resolve_model(req.model).model_id
         if wanted != settings.model_id:
             raise SettingsMismatchError(
                 f"this index was built with {settings.model_id}, not {wanted}; to switch models, "
-                f"run `semsearch index {root} --model {model} --rebuild`"
+                f"run `semsearch index {root} --model {req.model} --rebuild`"
             )
-    if chunk_tokens is not None and chunk_tokens != settings.chunk_tokens:
+    if req.chunk_tokens is not None and req.chunk_tokens != settings.chunk_tokens:
         raise SettingsMismatchError(f"this index uses --chunk-tokens {settings.chunk_tokens}; to change it, {fix}")
-    if overlap is not None and min(overlap, settings.chunk_tokens // 2) != settings.overlap:
+    if req.overlap is not None and min(req.overlap, settings.chunk_tokens // 2) != settings.overlap:
         raise SettingsMismatchError(f"this index uses --overlap {settings.overlap}; to change it, {fix}")
-    include = settings.include if include is None else list(include)
-    exclude = settings.exclude if exclude is None else list(exclude)
-    work = plan(root, store.files(), include, exclude, max_file_size)
+    include = settings.include if req.include is None else req.include
+    exclude = settings.exclude if req.exclude is None else req.exclude
+    work = plan(root, store.files(), include, exclude, req.max_file_size)
     report = IndexReport(root, settings.model_id)
     embedder_cache: list[EmbedderLike] = []
 
     def embedder() -> EmbedderLike:
         # Loading the model is the slow part of a run; a run with nothing to embed skips it.
         if not embedder_cache:
-            loaded = factory(resolve_model(settings.model_id))
+            loaded = req.factory(resolve_model(settings.model_id))
             if loaded.dimension != settings.dimension:
                 raise SettingsMismatchError(
                     f"model {settings.model_id} now gives {loaded.dimension}-dimensional vectors, the index holds "
@@ -287,10 +298,10 @@ def _update(
     if (include, exclude) != (settings.include, settings.exclude):
         with store.transaction():
             store.set_filters(include, exclude)
-    _apply(store, work, report, embedder, max_file_size, on_progress)
+    _apply(store, work, report, embedder, req.max_file_size, req.on_progress)
     if not store.vector_file_current():
         store.write_vector_index()
-    _finish(report, store, started)
+    _finish(report, store, req.started)
     return report
 
 

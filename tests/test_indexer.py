@@ -335,3 +335,15 @@ def test_bad_query_options_are_errors(notes: Path, fake: FakeFactory) -> None:
             idx.query("   ")
         with pytest.raises(BadInputError, match="not a file"):
             idx.similar(notes / "nope.md")
+
+
+def test_rebuild_keeps_the_recorded_settings_unless_overridden(notes: Path, fake: FakeFactory) -> None:
+    index(notes, fake, chunk_tokens=40, overlap=8, include=["*.md"])
+    report = index(notes, FakeFactory(), rebuild=True)
+    assert report.created and sorted(report.added) == ["logs.md", "sub/kyoto.md"]  # still only *.md
+    with open_index(notes, FakeFactory()) as idx:
+        settings = idx.store.settings
+        assert (settings.chunk_tokens, settings.overlap, settings.include) == (40, 8, ["*.md"])
+    index(notes, FakeFactory(), rebuild=True, include=[], chunk_tokens=64)
+    with open_index(notes, FakeFactory()) as idx:
+        assert (idx.store.settings.chunk_tokens, idx.store.settings.include, idx.info().files) == (64, [], 3)
