@@ -326,6 +326,8 @@ class Store:
 
         index = self._build_vector_index()
         path = self.index_dir / FAISS_NAME
+        for leftover in self.index_dir.glob(FAISS_NAME + ".*.tmp"):  # from a writer that was killed
+            leftover.unlink(missing_ok=True)
         tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
         with open(tmp, "wb") as fh:
             fh.write(_FAISS_MAGIC + struct.pack("<Q", self.generation))
