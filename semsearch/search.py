@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+import pathspec
 
 from .chunking import chunk_text
 from .corpus import FileEntry, Skipped, compile_globs, read_document
 from .embedding import EmbedderFactory, EmbedderLike, resolve_model
 from .errors import BadInputError, SettingsMismatchError
 from .store import Store
+
+if TYPE_CHECKING:
+    import faiss
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class Searcher:
         self.store = store
         self._factory = embedder_factory
         self._embedder: EmbedderLike | None = None
-        self._vectors = None
+        self._vectors: "faiss.Index | None" = None
         recorded = store.settings.model_id
         if model is not None and resolve_model(model).model_id != recorded:
             raise SettingsMismatchError(
@@ -90,7 +94,16 @@ class Searcher:
                 return hits
             fetch = min(index.ntotal, fetch * 4)
 
-    def _collect(self, index, vector, fetch, top_k, min_score, keep, per_file) -> tuple[list[Hit], bool]:  # type: ignore[no-untyped-def]
+    def _collect(
+        self,
+        index: "faiss.Index",
+        vector: np.ndarray,
+        fetch: int,
+        top_k: int,
+        min_score: float | None,
+        keep: pathspec.GitIgnoreSpec | None,
+        per_file: int | None,
+    ) -> tuple[list[Hit], bool]:
         """The first ``top_k`` hits among the ``fetch`` nearest passages, and whether
         the score floor was reached (so a wider search cannot add any)."""
         if fetch == 0:
@@ -184,7 +197,7 @@ class Searcher:
         row = self.store.passages([best])[best]
         return Hit(rank, score, path, row.start_line, row.end_line, row.text)
 
-    def _vector_index(self):  # type: ignore[no-untyped-def]
+    def _vector_index(self) -> "faiss.Index":
         if self._vectors is None:
             self._vectors = self.store.vector_index()
         return self._vectors
