@@ -161,7 +161,7 @@ def render_report(report: IndexReport, fmt: Format, out: Console) -> None:
         f"  total:    {report.files} files, {report.passages} passages in {report.seconds:.1f}s",
     ]
     for line in lines:
-        out.print(line, highlight=False)
+        out.print(line, highlight=False, soft_wrap=True)
     reasons: dict[str, list[str]] = {}
     for s in report.skipped:
         reasons.setdefault(s.reason, []).append(s.path)
