@@ -201,6 +201,9 @@ def info(index_path: IndexOpt = None, fmt: FormatOpt = None) -> None:
             render_info(idx.info(), fmt or Format.table, out)
 
 
+app.command("status", help="The same as info.")(info)
+
+
 @contextmanager
 def _open(index_path: Optional[Path], model: Optional[str], device: Optional[str]) -> Iterator["object"]:
     from .api import Index

@@ -141,7 +141,7 @@ def test_info(sample_copy: Path) -> None:
 
 
 def test_every_command_has_help() -> None:
-    for command in ("index", "query", "similar", "info"):
+    for command in ("index", "query", "similar", "info", "status"):
         result = run(command, "--help")
         assert result.exit_code == 0 and len(result.stdout) > 200
     assert "Exit codes" in run("--help").stdout

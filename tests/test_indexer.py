@@ -347,3 +347,13 @@ def test_rebuild_keeps_the_recorded_settings_unless_overridden(notes: Path, fake
     index(notes, FakeFactory(), rebuild=True, include=[], chunk_tokens=64)
     with open_index(notes, FakeFactory()) as idx:
         assert (idx.store.settings.chunk_tokens, idx.store.settings.include, idx.info().files) == (64, [], 3)
+
+
+def test_symlink_loop_and_outside_links_do_not_trap_or_leak(notes: Path, fake: FakeFactory, tmp_path: Path) -> None:
+    outside = tmp_path / "private.md"
+    outside.write_text("outside the indexed folder")
+    os.symlink(notes, notes / "sub" / "loop")
+    os.symlink(outside, notes / "link.md")
+    report = index(notes, fake)
+    assert sorted(report.added) == ["bread.txt", "logs.md", "sub/kyoto.md"]
+    assert {s.path for s in report.skipped} == {"link.md", "sub/loop"}
