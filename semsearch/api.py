@@ -5,8 +5,7 @@ Everything the command line does can be done from Python::
     from semsearch import Index, sync
     sync("notes")                       # create or update notes/.semsearch
     with Index("notes") as index:
-        for hit in index.query("rotate logs"):
-            print(hit.score, hit.path, hit.text)
+        hits = index.query("rotate logs")   # [Hit(rank, score, path, start_line, end_line, text)]
 """
 
 from __future__ import annotations

@@ -78,6 +78,14 @@ def resolve_model(name_or_path: str) -> ModelRef:
     )
 
 
+def mean_vector(vectors: "np.ndarray") -> "np.ndarray":
+    """The unit-length mean of unit vectors: how a file is represented by its passages."""
+    import numpy as np
+
+    mean = np.asarray(vectors, dtype=np.float32).mean(axis=0)
+    return (mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32)
+
+
 class EmbedderLike(Protocol):
     """What indexing and search need of an embedder (tests may pass a small fake)."""
 

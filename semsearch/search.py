@@ -15,7 +15,7 @@ import pathspec
 
 from .chunking import chunk_text
 from .corpus import FileEntry, Skipped, compile_globs, read_document
-from .embedding import EmbedderFactory, EmbedderLike, resolve_model
+from .embedding import EmbedderFactory, EmbedderLike, mean_vector, resolve_model
 from .errors import BadInputError, SettingsMismatchError
 from .store import Store
 
@@ -164,7 +164,7 @@ class Searcher:
         chunks = chunk_text(text, self.embedder.token_spans, settings.chunk_tokens, settings.overlap)
         if not chunks:
             raise BadInputError(f"{what} is empty; there is nothing to compare")
-        return _unit(self.embedder.embed_documents([c.text for c in chunks]).mean(axis=0))
+        return mean_vector(self.embedder.embed_documents([c.text for c in chunks]))
 
     def _rank_files(
         self,
@@ -201,10 +201,6 @@ class Searcher:
         if self._vectors is None:
             self._vectors = self.store.vector_index()
         return self._vectors
-
-
-def _unit(vector: np.ndarray) -> np.ndarray:
-    return (vector / (np.linalg.norm(vector) or 1.0)).astype(np.float32)
 
 
 def _check_limits(top_k: int, per_file: int | None) -> None:

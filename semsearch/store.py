@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 import numpy as np
 
 from .defaults import CATALOG_NAME, FAISS_NAME, INDEX_DIR_NAME, LOCK_NAME, SCHEMA_VERSION
+from .embedding import mean_vector
 from .errors import CorruptIndexError, IndexLockedError, IndexNotFoundError
 
 if TYPE_CHECKING:
@@ -354,10 +355,7 @@ class Store:
     def put_file(self, doc: "Document", chunks: Sequence["Chunk"], vectors: np.ndarray) -> None:
         """Insert or replace a file and its passages (inside a transaction)."""
         self.delete_file(doc.path)
-        centroid = None
-        if len(chunks):
-            mean = vectors.mean(axis=0)
-            centroid = _blob(mean / (np.linalg.norm(mean) or 1.0))
+        centroid = _blob(mean_vector(vectors)) if len(chunks) else None
         cur = self._conn.execute(
             "INSERT INTO files (path, size, mtime_ns, digest, centroid) VALUES (?, ?, ?, ?, ?)",
             (doc.path, doc.size, doc.mtime_ns, doc.digest, centroid),
