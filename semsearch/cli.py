@@ -9,9 +9,24 @@ from typing import Annotated, Iterator, Optional
 
 import typer
 
-from . import defaults
+from . import defaults, indexer
+from .api import Index
 from .errors import BadInputError, ExitStatus, SemsearchError
-from .render import Format
+from .render import (
+    Format,
+    IndexProgressBar,
+    choose_format,
+    error,
+    notice,
+    render_info,
+    render_report,
+    render_results,
+    stderr_console,
+    stdout_console,
+)
+
+# Torch, sentence-transformers and faiss are imported only where a model or vectors are
+# used, so --help and error paths never pay for them.
 
 app = typer.Typer(
     help="Search a folder of text files by meaning. Index once, then query, offline.\n\n"
@@ -70,8 +85,6 @@ def main(
 @contextmanager
 def _errors_to_exit_codes() -> Iterator[None]:
     """The one place that turns exceptions into a line on stderr and an exit code."""
-    from .render import error, stderr_console
-
     try:
         yield
     except SemsearchError as exc:
@@ -122,19 +135,14 @@ def index(
     ] = None,
 ) -> None:
     """Create or update the index of PATH (in PATH/.semsearch). Only changed files are re-embedded."""
-    from .indexer import sync
-    from .render import IndexProgressBar, render_report, stderr_console, stdout_console
-
     with _errors_to_exit_codes():
-        err = stderr_console()
-        with IndexProgressBar(err) as bar:
-            report = sync(
+        with IndexProgressBar(stderr_console()) as bar:
+            report = indexer.sync(
                 path, model=model, include=include, exclude=exclude, chunk_tokens=chunk_tokens, overlap=overlap,
                 max_file_size=int(max_file_size * 1e6), batch_size=batch_size, device=device, rebuild=rebuild,
                 on_progress=bar.update,
             )
-        out = stdout_console()
-        render_report(report, fmt or Format.table, out)
+        render_report(report, fmt or Format.table, stdout_console())
 
 
 @app.command()
@@ -193,21 +201,16 @@ def similar(
 @app.command()
 def info(index_path: IndexOpt = None, fmt: FormatOpt = None) -> None:
     """Show what is indexed: root, model, files, passages, size, and how many files are stale."""
-    from .render import render_info, stdout_console
-
     with _errors_to_exit_codes():
         with _open(index_path, None, None) as idx:
-            out = stdout_console()
-            render_info(idx.info(), fmt or Format.table, out)
+            render_info(idx.info(), fmt or Format.table, stdout_console())
 
 
 app.command("status", help="The same as info.")(info)
 
 
 @contextmanager
-def _open(index_path: Optional[Path], model: Optional[str], device: Optional[str]) -> Iterator["object"]:
-    from .api import Index
-
+def _open(index_path: Optional[Path], model: Optional[str], device: Optional[str]) -> Iterator[Index]:
     with Index(index_path or Path.cwd(), model=model, device=device) as idx:
         yield idx
 
@@ -229,8 +232,6 @@ def _queries(text: Optional[str], batch: Optional[Path]) -> list[str]:
 
 def _finish(results: list, fmt: Optional[Format], notices: list[str]) -> None:
     """Render, tell notices on stderr, and exit 1 when no query found anything."""
-    from .render import choose_format, notice, render_results, stderr_console, stdout_console
-
     err = stderr_console()
     for message in notices:
         notice(err, message)

@@ -330,10 +330,12 @@ def _apply(
     report.skipped += [Skipped(e.path, reason) for e, _, reason in to_skip]
     gone = list(work.removed)
     pending: list[tuple[Document, list[Chunk]]] = []
+    pending_passages = 0
     touched: list[FileEntry] = []
     done = 0
 
     def flush(final: bool = False) -> None:
+        nonlocal pending_passages
         texts = [c.text for _, chunks in pending for c in chunks]
         vectors = get_embedder().embed_documents(texts) if texts else np.zeros((0, store.settings.dimension), np.float32)
         with store.transaction():
@@ -351,6 +353,7 @@ def _apply(
                 for path in gone:
                     store.delete_file(path)
         report.passages_embedded += len(texts)
+        pending_passages = 0
         pending.clear()
         to_skip.clear()
         touched.clear()
@@ -377,8 +380,10 @@ def _apply(
             to_skip.append((entry, digest_bytes(data), doc.reason))
             continue
         settings = store.settings
-        pending.append((doc, chunk_text(doc.text, get_embedder().token_spans, settings.chunk_tokens, settings.overlap)))
-        if sum(len(c) for _, c in pending) >= defaults.COMMIT_EVERY:
+        chunks = chunk_text(doc.text, get_embedder().token_spans, settings.chunk_tokens, settings.overlap)
+        pending.append((doc, chunks))
+        pending_passages += len(chunks)
+        if pending_passages >= defaults.COMMIT_EVERY:
             flush()
     report.removed = sorted(gone)
     if pending or touched or gone or to_skip:

@@ -72,6 +72,11 @@ def hit_record(hit: Hit, query: str | None = None) -> dict[str, object]:
     return record
 
 
+def _write_json(data: object, fmt: Format) -> None:
+    """One JSON document (indented) for ``json``, one line for ``jsonl``."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2 if fmt is Format.json else None) + "\n")
+
+
 def render_results(results: Sequence[ResultSet], fmt: Format, out: Console) -> None:
     """Write result sets in ``fmt``: tables for people, the rest as plain data."""
     if fmt is Format.table:
@@ -85,11 +90,11 @@ def render_results(results: Sequence[ResultSet], fmt: Format, out: Console) -> N
             data: object = [{"query": q, "results": [hit_record(h) for h in hits]} for q, hits in results]
         else:
             data = [hit_record(h) for h in results[0][1]] if results else []
-        write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        _write_json(data, fmt)
     elif fmt is Format.jsonl:
         for query, hits in results:
             for hit in hits:
-                write(json.dumps(hit_record(hit, query if batch else None), ensure_ascii=False) + "\n")
+                _write_json(hit_record(hit, query if batch else None), fmt)
     elif fmt is Format.paths:
         seen: set[str] = set()
         for _, hits in results:
@@ -130,7 +135,7 @@ def _table(query: str | None, hits: list[Hit]) -> Table:
     table.add_column("score", justify="right", style="cyan")
     table.add_column("location", style="green", no_wrap=True, overflow="fold")
     table.add_column("passage", overflow="fold")
-    words = [w for w in re.findall(r"\w{3,}", query or "")]
+    words = re.findall(r"\w{3,}", query or "")
     for hit in hits:
         passage = Text(_trim(hit.text))
         if words:
@@ -147,9 +152,7 @@ def _trim(text: str, limit: int = PASSAGE_CHARS) -> str:
 def render_report(report: IndexReport, fmt: Format, out: Console) -> None:
     """The summary at the end of ``index``."""
     if fmt in (Format.json, Format.jsonl):
-        data = asdict(report)
-        data["root"] = str(report.root)
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2 if fmt is Format.json else None) + "\n")
+        _write_json({**asdict(report), "root": str(report.root)}, fmt)
         return
     verb = "created" if report.created else "updated"
     lines = [
@@ -192,7 +195,7 @@ def render_info(info: IndexInfo, fmt: Format, out: Console) -> None:
         "stale_removed": info.stale_removed,
     }
     if fmt in (Format.json, Format.jsonl):
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2 if fmt is Format.json else None) + "\n")
+        _write_json(data, fmt)
         return
     if fmt is not Format.table:
         for key, value in data.items():

@@ -155,7 +155,7 @@ class Searcher:
         return self._rank_files(self._text_vector(text, "the text"), *self.store.centroids(), exclude=None, **options)
 
     def _changed_since_indexed(self, rel: str, absolute: Path) -> bool:
-        record = self.store.files().get(rel)
+        record = self.store.file(rel)
         stat = absolute.stat()
         return record is None or (record.size, record.mtime_ns) != (stat.st_size, stat.st_mtime_ns)
 

@@ -239,6 +239,13 @@ class Store:
         rows = self._conn.execute("SELECT id, path, size, mtime_ns, digest, skipped FROM files")
         return {r[1]: FileRecord(*r) for r in rows}
 
+    def file(self, path: str) -> FileRecord | None:
+        """One file's record, or None if the catalog does not know it."""
+        row = self._conn.execute(
+            "SELECT id, path, size, mtime_ns, digest, skipped FROM files WHERE path = ?", (path,)
+        ).fetchone()
+        return FileRecord(*row) if row else None
+
     def count_files(self) -> int:
         """Files indexed (skipped ones not counted)."""
         return self._conn.execute("SELECT count(*) FROM files WHERE skipped IS NULL").fetchone()[0]
