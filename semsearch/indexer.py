@@ -85,7 +85,7 @@ def plan(
     for entry in walk(root, include, exclude, skipped):
         seen.add(entry.path)
         rec = known.get(entry.path)
-        same_stat = rec is not None and rec.size == entry.size and rec.mtime_ns == entry.mtime_ns
+        same_stat = rec is not None and rec.same_stat(entry.size, entry.mtime_ns)
         # A file skipped as too large is looked at again if the limit was raised.
         retry = rec is not None and (rec.skipped or "").startswith(TOO_LARGE) and entry.size <= max_file_size
         if same_stat and not retry:

@@ -142,9 +142,10 @@ class Searcher:
         except ValueError:
             rel = None
         paths, centroids = self.store.centroids()
-        if rel is not None and rel in paths and not self._changed_since_indexed(rel, absolute):
-            return self._rank_files(centroids[paths.index(rel)], paths, centroids, exclude=rel, **options)
         stat = absolute.stat()
+        record = self.store.file(rel) if rel in paths else None
+        if record is not None and record.same_stat(stat.st_size, stat.st_mtime_ns):
+            return self._rank_files(centroids[paths.index(rel)], paths, centroids, exclude=rel, **options)
         doc = read_document(FileEntry(rel or str(absolute), absolute, stat.st_size, stat.st_mtime_ns))
         if isinstance(doc, Skipped):
             raise BadInputError(f"{path} cannot be compared: {doc.reason}")
@@ -153,11 +154,6 @@ class Searcher:
     def similar_to_text(self, text: str, **options: object) -> list[Hit]:
         """Files most like a piece of text."""
         return self._rank_files(self._text_vector(text, "the text"), *self.store.centroids(), exclude=None, **options)
-
-    def _changed_since_indexed(self, rel: str, absolute: Path) -> bool:
-        record = self.store.file(rel)
-        stat = absolute.stat()
-        return record is None or (record.size, record.mtime_ns) != (stat.st_size, stat.st_mtime_ns)
 
     def _text_vector(self, text: str, what: str) -> np.ndarray:
         settings = self.store.settings

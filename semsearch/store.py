@@ -68,6 +68,9 @@ class IndexSettings:
     exclude: list[str] = field(default_factory=list)
 
 
+_FILE_COLUMNS = "id, path, size, mtime_ns, digest, skipped"  # in FileRecord's field order
+
+
 @dataclass(frozen=True)
 class FileRecord:
     """A file as last seen by ``index``: indexed, or skipped for a lasting reason."""
@@ -78,6 +81,10 @@ class FileRecord:
     mtime_ns: int
     digest: str
     skipped: str | None
+
+    def same_stat(self, size: int, mtime_ns: int) -> bool:
+        """Whether a file with this size and mtime is, by the cheap test, unchanged."""
+        return (self.size, self.mtime_ns) == (size, mtime_ns)
 
 
 @dataclass(frozen=True)
@@ -236,14 +243,12 @@ class Store:
     # -- reading -------------------------------------------------------------
 
     def files(self) -> dict[str, FileRecord]:
-        rows = self._conn.execute("SELECT id, path, size, mtime_ns, digest, skipped FROM files")
+        rows = self._conn.execute(f"SELECT {_FILE_COLUMNS} FROM files")
         return {r[1]: FileRecord(*r) for r in rows}
 
     def file(self, path: str) -> FileRecord | None:
         """One file's record, or None if the catalog does not know it."""
-        row = self._conn.execute(
-            "SELECT id, path, size, mtime_ns, digest, skipped FROM files WHERE path = ?", (path,)
-        ).fetchone()
+        row = self._conn.execute(f"SELECT {_FILE_COLUMNS} FROM files WHERE path = ?", (path,)).fetchone()
         return FileRecord(*row) if row else None
 
     def count_files(self) -> int:
