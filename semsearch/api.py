@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import defaults
-from .embedding import Embedder, EmbedderFactory
+from .embedding import EmbedderFactory, load_embedder
 from .indexer import plan
 from .search import Hit, Searcher
 from .store import Store, find_index_dir
@@ -28,6 +28,7 @@ class IndexInfo:
     root: Path
     index_dir: Path
     model_id: str
+    backend: str
     dimension: int
     chunk_tokens: int
     overlap: int
@@ -72,7 +73,9 @@ class Index:
     ) -> None:
         self.index_dir = find_index_dir(Path(location))
         self.store = Store.open(self.index_dir)
-        factory = embedder_factory or (lambda ref: Embedder(ref, device=device, batch_size=batch_size))
+        factory = embedder_factory or (
+            lambda ref, backend: load_embedder(ref, backend, device=device, batch_size=batch_size)
+        )
         try:
             self._searcher = Searcher(self.store, factory, model)
         except BaseException:
@@ -126,6 +129,7 @@ class Index:
             root=store.root,
             index_dir=store.index_dir,
             model_id=settings.model_id,
+            backend=settings.backend,
             dimension=settings.dimension,
             chunk_tokens=settings.chunk_tokens,
             overlap=settings.overlap,

@@ -6,12 +6,21 @@ Configuration flows: command-line flag > environment variable (``SEMSEARCH_*``)
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 INDEX_DIR_NAME = ".semsearch"
 CATALOG_NAME = "catalog.sqlite"
 FAISS_NAME = "vectors.faiss"
 LOCK_NAME = "lock"
 SCHEMA_VERSION = 1
+
+# How passages are turned into vectors: torch runs sentence-transformers; onnx runs an
+# ONNX copy of the same model (same vectors, no torch at query time); onnx-int8 runs
+# that copy with int8 weights (fastest; cosine about 0.99 to the fp32 vectors).
+BACKENDS = ("torch", "onnx", "onnx-int8")
+DEFAULT_BACKEND = "onnx"
 
 # Passages are cut to at most this many tokens (the model's own tokenizer); it is
 # capped by the model's window, so nothing the model sees is silently truncated.
@@ -29,3 +38,12 @@ COMMIT_EVERY = 256
 
 TOP_K = 10
 PER_FILE = 1
+
+
+def cache_dir() -> Path:
+    """Where semsearch keeps what it can remake (ONNX copies of models):
+    ``$SEMSEARCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/semsearch``, else ``~/.cache/semsearch``."""
+    if os.environ.get("SEMSEARCH_CACHE_DIR"):
+        return Path(os.environ["SEMSEARCH_CACHE_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "semsearch"

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
-from .defaults import DEFAULT_MODEL
-from .errors import ModelUnavailableError
+from .defaults import BACKENDS, BATCH_SIZE, DEFAULT_BACKEND, DEFAULT_MODEL
+from .errors import BadInputError, ModelUnavailableError
 
 if TYPE_CHECKING:
     import numpy as np
+    from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,8 @@ class ModelRef:
     path: Path
 
 
-def _offline() -> None:
+def offline() -> None:
+    """Make the Hugging Face libraries fail fast instead of reaching for the network."""
     # Must be set before huggingface_hub is first imported to take full effect.
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -63,7 +65,7 @@ def resolve_model(name_or_path: str) -> ModelRef:
         return ModelRef(str(local.resolve()), local.resolve())
     if name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1:
         raise ModelUnavailableError(f"model folder not found: {name_or_path}")
-    _offline()
+    offline()
     from huggingface_hub import snapshot_download
 
     candidates = [name_or_path] if "/" in name_or_path else [f"sentence-transformers/{name_or_path}", name_or_path]
@@ -90,15 +92,73 @@ class EmbedderLike(Protocol):
     """What indexing and search need of an embedder (tests may pass a small fake)."""
 
     model_id: str
+    backend: str  # what actually runs: torch, onnx or onnx-int8
     dimension: int
     max_tokens: int
+    notices: list[str]  # worth telling the user (a fallback, a one-time export)
 
     def token_spans(self, text: str) -> Sequence[tuple[int, int]]: ...
     def embed_documents(self, texts: Sequence[str]) -> "np.ndarray": ...
     def embed_query(self, text: str) -> "np.ndarray": ...
 
 
-EmbedderFactory = Callable[[ModelRef], EmbedderLike]
+EmbedderFactory = Callable[[ModelRef, str], EmbedderLike]  # (model, backend) -> embedder
+
+
+def load_embedder(
+    ref: ModelRef, backend: str = DEFAULT_BACKEND, *, device: str | None = None, batch_size: int = BATCH_SIZE
+) -> EmbedderLike:
+    """The model on ``backend``; on torch instead, with a notice, where that cannot be.
+
+    The ONNX backends run on the CPU from a copy of the model made once (with torch)
+    and cached; a model they cannot reproduce, or a ``device`` other than the CPU,
+    runs on torch. Raises BadInputError for an unknown backend name.
+    """
+    if backend not in BACKENDS:
+        raise BadInputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    notices = []
+    if backend != "torch" and device not in (None, "cpu"):
+        notices.append(f"--device {device} runs the torch backend, not {backend}")
+    elif backend != "torch":
+        from .onnx_embedder import OnnxEmbedder
+        from .onnx_export import OnnxUnavailableError, ensure_copy
+
+        quantized = backend == "onnx-int8"
+        try:
+            folder, made = ensure_copy(ref)
+        except OnnxUnavailableError as exc:
+            notices.append(f"{ref.model_id} cannot run on the {backend} backend: {exc}; using torch")
+        else:
+            try:
+                embedder = OnnxEmbedder(folder, quantized, batch_size)
+            except Exception as exc:  # noqa: BLE001 - a damaged copy must not stop a search
+                notices.append(f"the {backend} copy of {ref.model_id} in {folder} would not load ({exc}); "
+                               "using torch (delete that folder to have it made again)")
+            else:
+                if made:
+                    embedder.notices.append(f"made the ONNX copy of {ref.model_id} in {folder} (once; later runs reuse it)")
+                return embedder
+    embedder = Embedder(ref, device=device, batch_size=batch_size)
+    embedder.notices += notices
+    return embedder
+
+
+def load_sentence_transformer(ref: ModelRef, device: str | None = None) -> "SentenceTransformer":
+    """The model, loaded offline and quietly (imports torch).
+
+    Raises:
+        ModelUnavailableError: it cannot be loaded from ``ref.path``.
+    """
+    offline()
+    import transformers
+    from sentence_transformers import SentenceTransformer
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    try:
+        return SentenceTransformer(str(ref.path), device=device, local_files_only=True)
+    except Exception as exc:  # noqa: BLE001 - surface as a user-facing error
+        raise ModelUnavailableError(f"cannot load model {ref.model_id!r} from {ref.path}: {exc}") from exc
 
 
 class Embedder:
@@ -110,19 +170,13 @@ class Embedder:
         batch_size: passages per forward pass.
     """
 
-    def __init__(self, ref: ModelRef, device: str | None = None, batch_size: int = 32) -> None:
-        _offline()
-        import transformers
-        from sentence_transformers import SentenceTransformer
+    def __init__(self, ref: ModelRef, device: str | None = None, batch_size: int = BATCH_SIZE) -> None:
         from tokenizers import Tokenizer
 
-        transformers.logging.set_verbosity_error()
-        transformers.logging.disable_progress_bar()
-        try:
-            self._model = SentenceTransformer(str(ref.path), device=device, local_files_only=True)
-        except Exception as exc:  # noqa: BLE001 - surface as a user-facing error
-            raise ModelUnavailableError(f"cannot load model {ref.model_id!r} from {ref.path}: {exc}") from exc
+        self._model = load_sentence_transformer(ref, device)
         self.model_id = ref.model_id
+        self.backend = "torch"
+        self.notices: list[str] = []
         self.batch_size = batch_size
         self.dimension: int = int(self._model.get_embedding_dimension())
         hf_tokenizer = self._model.tokenizer

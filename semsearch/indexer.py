@@ -19,7 +19,7 @@ import numpy as np
 from . import defaults
 from .chunking import Chunk, chunk_text
 from .corpus import Document, FileEntry, Skipped, digest_bytes, read_document, walk
-from .embedding import Embedder, EmbedderFactory, EmbedderLike, resolve_model
+from .embedding import EmbedderFactory, EmbedderLike, load_embedder, resolve_model
 from .errors import BadInputError, NoTextFilesError, SemsearchError, SettingsMismatchError
 from .store import FileRecord, IndexSettings, Store, index_state, writer_lock
 
@@ -43,6 +43,7 @@ class IndexReport:
 
     root: Path
     model_id: str
+    backend: str
     created: bool = False
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
@@ -107,6 +108,7 @@ class _Request:
     exclude: list[str] | None
     chunk_tokens: int | None
     overlap: int | None
+    backend: str | None
     max_file_size: int
     on_progress: Callable[[Progress], None] | None
     factory: EmbedderFactory
@@ -124,7 +126,7 @@ def check_folder(root: Path) -> Path:
 
 
 def _default_factory(device: str | None, batch_size: int) -> EmbedderFactory:
-    return lambda ref: Embedder(ref, device=device, batch_size=batch_size)
+    return lambda ref, backend: load_embedder(ref, backend, device=device, batch_size=batch_size)
 
 
 def sync(
@@ -135,6 +137,7 @@ def sync(
     exclude: Sequence[str] | None = None,
     chunk_tokens: int | None = None,
     overlap: int | None = None,
+    backend: str | None = None,
     max_file_size: int = defaults.MAX_FILE_SIZE,
     batch_size: int = defaults.BATCH_SIZE,
     device: str | None = None,
@@ -152,6 +155,7 @@ def sync(
         chunk_tokens: most tokens per passage (None: recorded, or the default
             capped to the model's window).
         overlap: tokens shared by consecutive passages.
+        backend: torch, onnx or onnx-int8 (None: the index's own, or the default).
         max_file_size: files larger than this many bytes are skipped.
         batch_size: passages per forward pass of the model.
         device: torch device for the model.
@@ -172,6 +176,8 @@ def sync(
         raise BadInputError("--batch-size must be at least 1")
     if max_file_size < 1:
         raise BadInputError("--max-file-size must be at least 1 byte")
+    if backend is not None and backend not in defaults.BACKENDS:
+        raise BadInputError(f"unknown --backend {backend!r}; choose one of {', '.join(defaults.BACKENDS)}")
     factory = embedder_factory or _default_factory(device, batch_size)
     index_dir = root / defaults.INDEX_DIR_NAME
     if index_dir.exists() and not index_dir.is_dir():
@@ -179,7 +185,7 @@ def sync(
     existed = index_dir.is_dir()
     state = index_state(index_dir)
     request = _Request(model, None if include is None else list(include), None if exclude is None else list(exclude),
-                       chunk_tokens, overlap, max_file_size, on_progress, factory, started)
+                       chunk_tokens, overlap, backend, max_file_size, on_progress, factory, started)
     if state != "absent" and not rebuild:
         Store.open(index_dir).close()  # a corrupt or foreign folder is reported, and left as it is
     try:
@@ -225,16 +231,17 @@ def _build_fresh(root: Path, index_dir: Path, replacing: bool, req: _Request) ->
             exclude=old_settings.exclude if req.exclude is None else req.exclude,
             chunk_tokens=req.chunk_tokens or (old_settings.chunk_tokens if req.model is None else None),
             overlap=old_settings.overlap if req.overlap is None else req.overlap,
+            backend=req.backend or old_settings.backend,
         )
     include, exclude = req.include or [], req.exclude or []
     work = plan(root, {}, include, exclude, req.max_file_size)
     if not work.to_read:
         raise NoTextFilesError(_no_text_message(root, work.skipped))
-    embedder = req.factory(resolve_model(req.model or defaults.DEFAULT_MODEL))
+    embedder = req.factory(resolve_model(req.model or defaults.DEFAULT_MODEL), req.backend or defaults.DEFAULT_BACKEND)
     chunk_tokens = _check_chunking(req.chunk_tokens, req.overlap, embedder.max_tokens)
     overlap = defaults.OVERLAP_TOKENS if req.overlap is None else req.overlap
     settings = IndexSettings(embedder.model_id, embedder.dimension, chunk_tokens, min(overlap, chunk_tokens // 2),
-                             include, exclude)
+                             include, exclude, embedder.backend)
     # A rebuild happens beside the live index (in a hidden folder the walk skips), so a
     # failed or interrupted rebuild leaves the old index answering. A first build
     # happens in place: if interrupted, what it committed is kept and the next run resumes.
@@ -243,7 +250,8 @@ def _build_fresh(root: Path, index_dir: Path, replacing: bool, req: _Request) ->
         shutil.rmtree(target, ignore_errors=True)
     try:
         with Store.create(target, settings) as store:
-            report = IndexReport(root, embedder.model_id, created=True)
+            report = IndexReport(root, embedder.model_id, embedder.backend, created=True,
+                                 notices=list(embedder.notices))
             _apply(store, work, report, lambda: embedder, req.max_file_size, req.on_progress)
             if not report.added:
                 raise NoTextFilesError(_no_text_message(root, report.skipped))
@@ -277,21 +285,27 @@ def _update(store: Store, req: _Request) -> IndexReport:
         raise SettingsMismatchError(f"this index uses --chunk-tokens {settings.chunk_tokens}; to change it, {fix}")
     if req.overlap is not None and min(req.overlap, settings.chunk_tokens // 2) != settings.overlap:
         raise SettingsMismatchError(f"this index uses --overlap {settings.overlap}; to change it, {fix}")
+    if req.backend is not None and req.backend != settings.backend:
+        raise SettingsMismatchError(
+            f"this index was embedded with the {settings.backend} backend; to switch, "
+            f"run `semsearch index {root} --backend {req.backend} --rebuild`"
+        )
     include = settings.include if req.include is None else req.include
     exclude = settings.exclude if req.exclude is None else req.exclude
     work = plan(root, store.files(), include, exclude, req.max_file_size)
-    report = IndexReport(root, settings.model_id)
+    report = IndexReport(root, settings.model_id, settings.backend)
     embedder_cache: list[EmbedderLike] = []
 
     def embedder() -> EmbedderLike:
         # Loading the model is the slow part of a run; a run with nothing to embed skips it.
         if not embedder_cache:
-            loaded = req.factory(resolve_model(settings.model_id))
+            loaded = req.factory(resolve_model(settings.model_id), settings.backend)
             if loaded.dimension != settings.dimension:
                 raise SettingsMismatchError(
                     f"model {settings.model_id} now gives {loaded.dimension}-dimensional vectors, the index holds "
                     f"{settings.dimension}; {fix}"
                 )
+            report.notices += loaded.notices
             embedder_cache.append(loaded)
         return embedder_cache[0]
 

@@ -156,7 +156,7 @@ def render_report(report: IndexReport, fmt: Format, out: Console) -> None:
         return
     verb = "created" if report.created else "updated"
     lines = [
-        f"[bold]{verb}[/] index of {report.root} ({report.model_id})",
+        f"[bold]{verb}[/] index of {report.root} ({report.model_id}, {report.backend})",
         f"  files:    {len(report.added)} added, {len(report.updated)} updated, {report.unchanged} unchanged, "
         f"{len(report.removed)} removed, {len(report.skipped)} skipped",
         f"  passages: {report.passages_embedded} embedded"
@@ -179,6 +179,7 @@ def render_info(info: IndexInfo, fmt: Format, out: Console) -> None:
         "root": str(info.root),
         "index": str(info.index_dir),
         "model": info.model_id,
+        "backend": info.backend,
         "dimension": info.dimension,
         "chunk_tokens": info.chunk_tokens,
         "overlap": info.overlap,
@@ -204,7 +205,7 @@ def render_info(info: IndexInfo, fmt: Format, out: Console) -> None:
     table = Table(show_header=False, box=None)
     table.add_column(style="bold")
     table.add_column()
-    for key in ("root", "model", "dimension", "files", "passages"):
+    for key in ("root", "model", "backend", "dimension", "files", "passages"):
         table.add_row(key, str(data[key]))
     table.add_row("chunking", f"{info.chunk_tokens} tokens, {info.overlap} overlap")
     table.add_row("size", f"{info.size_bytes / 1e6:.1f} MB")

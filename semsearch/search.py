@@ -59,7 +59,9 @@ class Searcher:
     @property
     def embedder(self) -> EmbedderLike:
         if self._embedder is None:
-            self._embedder = self._factory(resolve_model(self.store.settings.model_id))
+            settings = self.store.settings
+            self._embedder = self._factory(resolve_model(settings.model_id), settings.backend)
+            self.store.notices += self._embedder.notices
         return self._embedder
 
     def query(

@@ -66,6 +66,7 @@ class IndexSettings:
     overlap: int
     include: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
+    backend: str = "torch"  # what made the vectors; queries use the same
 
 
 _FILE_COLUMNS = "id, path, size, mtime_ns, digest, skipped"  # in FileRecord's field order

@@ -33,8 +33,10 @@ class FakeEmbedder:
     dimension = 64
     max_tokens = 254
 
-    def __init__(self, ref: ModelRef) -> None:
+    def __init__(self, ref: ModelRef, backend: str = "torch") -> None:
         self.model_id = ref.model_id
+        self.backend = backend
+        self.notices: list[str] = []
         self.calls: list[int] = []  # passages per embed_documents call
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
@@ -61,8 +63,8 @@ class FakeFactory:
     def __init__(self) -> None:
         self.made: list[FakeEmbedder] = []
 
-    def __call__(self, ref: ModelRef) -> FakeEmbedder:
-        self.made.append(FakeEmbedder(ref))
+    def __call__(self, ref: ModelRef, backend: str = "torch") -> FakeEmbedder:
+        self.made.append(FakeEmbedder(ref, backend))
         return self.made[-1]
 
     @property
@@ -84,6 +86,16 @@ def notes(tmp_path: Path) -> Path:
     (root / "bread.txt").write_text("Bread: flour, water, yeast, salt. Knead ten minutes, proof overnight.\n")
     (root / "sub" / "kyoto.md").write_text("Trip to Kyoto in autumn: temples, gardens, maple leaves.\n")
     return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private cache for ONNX copies of models: made once per test run, as a new user's would be."""
+    folder = tmp_path_factory.mktemp("cache")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("SEMSEARCH_CACHE_DIR", str(folder))
+    yield folder
+    patch.undo()
 
 
 @pytest.fixture(scope="session")

@@ -242,8 +242,8 @@ class Interrupting(FakeFactory):
         super().__init__()
         self.at_call = at_call
 
-    def __call__(self, ref):
-        embedder = super().__call__(ref)
+    def __call__(self, ref, backend="torch"):
+        embedder = super().__call__(ref, backend)
         real, factory = embedder.embed_documents, self
 
         def embed(texts):

@@ -1,0 +1,116 @@
+"""Encode with the ONNX copy of a model: tokenizers + onnxruntime, no torch.
+
+Reproduces what sentence-transformers does around the transformer: the same
+tokenizer truncated at the model's window (``tokenizer.json`` files often ship fixed
+at 128 tokens; the window is set here from the model's own ``max_seq_length``), the
+model's prompts, its pooling (mean, cls or max over real tokens) and L2
+normalisation. Texts are sorted by length before batching, so little is padded.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .onnx_export import CONFIG_NAME, model_file
+
+# sentence-transformers' names for a model's document prompt, in its order of preference.
+_DOCUMENT_PROMPTS = ("document", "passage", "corpus")
+
+
+class OnnxEmbedder:
+    """An :class:`~semsearch.embedding.EmbedderLike` over an ONNX copy made by
+    :func:`~semsearch.onnx_export.ensure_copy`.
+
+    Args:
+        folder: the copy's folder.
+        quantized: run the int8 model rather than the fp32 one.
+        batch_size: passages per forward pass.
+        threads: onnxruntime intra-op threads (None: one per core).
+    """
+
+    def __init__(self, folder: Path, quantized: bool = False, batch_size: int = 32, threads: int | None = None) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        config = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
+        self.model_id: str = config["model_id"]
+        self.backend = "onnx-int8" if quantized else "onnx"
+        self.dimension: int = config["dimension"]
+        self.max_tokens: int = config["max_seq_length"] - config["special_tokens"]
+        self.notices: list[str] = []
+        self.batch_size = batch_size
+        self._config = config
+        prompts = config["prompts"]
+        self._query_prompt = prompts.get("query", "")
+        self._document_prompt = next((prompts[k] for k in _DOCUMENT_PROMPTS if k in prompts), "")
+        self._spans = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._spans.no_truncation()
+        self._spans.no_padding()
+        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._tokenizer.enable_truncation(config["max_seq_length"])
+        self._tokenizer.no_padding()  # each batch is padded to its own longest text below
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # optimised when made
+        if threads:
+            options.intra_op_num_threads = threads
+        self._session = ort.InferenceSession(
+            str(model_file(folder, quantized)), options, providers=["CPUExecutionProvider"]
+        )
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the text's tokens (no special tokens)."""
+        return self._spans.encode(text, add_special_tokens=False).offsets
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Passages -> float32 array (n, dimension), rows of unit length."""
+        return self._encode([self._document_prompt + t for t in texts])
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """A query -> float32 vector (dimension,), unit length."""
+        return self._encode([self._query_prompt + text])[0]
+
+    def _case(self, text: str) -> str:
+        return text.lower() if self._config["do_lower_case"] else text
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), np.float32)
+        if not texts:
+            return out
+        encodings = self._tokenizer.encode_batch([self._case(t) for t in texts])
+        order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            out[batch] = self._forward([encodings[i] for i in batch])
+        return out
+
+    def _forward(self, encodings: list) -> np.ndarray:
+        width = max(len(e.ids) for e in encodings)
+        feed = {name: np.zeros((len(encodings), width), np.int64) for name in self._config["inputs"]}
+        mask = np.zeros((len(encodings), width), np.int64)
+        for row, e in enumerate(encodings):
+            n = len(e.ids)
+            mask[row, :n] = 1
+            feed["input_ids"][row, :n] = e.ids
+            if "token_type_ids" in feed:
+                feed["token_type_ids"][row, :n] = e.type_ids
+        if "attention_mask" in feed:
+            feed["attention_mask"] = mask
+        hidden = self._session.run(None, feed)[0]
+        pooled = _pool(hidden, mask, self._config["pooling"])
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return pooled / np.maximum(norms, 1e-12)
+
+
+def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
+    """sentence-transformers' pooling over the real (unpadded) tokens."""
+    if mode == "cls":
+        return hidden[:, 0]
+    weights = mask[..., None].astype(np.float32)
+    if mode == "max":
+        return np.where(weights > 0, hidden, -1e9).max(axis=1)
+    return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)

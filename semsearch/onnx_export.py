@@ -1,0 +1,199 @@
+"""Make, once, and find the ONNX copy of a model that the fast backends run.
+
+The copy lives in the user's cache (``$SEMSEARCH_CACHE_DIR``, else
+``$XDG_CACHE_HOME/semsearch``, else ``~/.cache/semsearch``) under ``onnx/``, in a
+folder named for the model and the exact files it was made from, so a changed
+model gets a new copy. Making it needs torch (it traces the loaded model); using
+it needs only onnxruntime and tokenizers. Nothing here touches the network.
+
+A copy folder holds ``model.onnx`` (the transformer, fp32), ``model-int8.onnx``
+(int8 weights for this CPU's instruction set), both already optimised by
+onnxruntime so that loading them is quick, ``tokenizer.json`` and ``embedder.json``
+(pooling, window, prompts: what sentence-transformers does around the transformer).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .defaults import cache_dir
+from .embedding import ModelRef, load_sentence_transformer
+from .errors import SemsearchError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+# Bump when the layout or contents of a copy change, so old copies are not reused.
+EXPORT_FORMAT = 1
+CONFIG_NAME = "embedder.json"
+SUPPORTED_POOLING = ("mean", "cls", "max")
+
+
+class OnnxUnavailableError(SemsearchError):
+    """This model cannot run on the ONNX backends; the caller falls back to torch."""
+
+
+def copy_folder(ref: ModelRef) -> Path:
+    """Where the ONNX copy of ``ref`` is (or will be): named for the model and its files,
+    the int8 variant this CPU wants and the onnxruntime that optimised it."""
+    import onnxruntime
+
+    h = hashlib.sha256(f"{EXPORT_FORMAT}\0{ref.model_id}\0{int8_variant()}\0{onnxruntime.__version__}".encode())
+    for path in sorted(p for p in ref.path.rglob("*") if p.is_file()):
+        st = path.stat()
+        h.update(f"\0{path.relative_to(ref.path)}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+    slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in ref.model_id.rsplit("/", 1)[-1])[:60]
+    return cache_dir() / "onnx" / f"{slug}-{h.hexdigest()[:16]}"
+
+
+def int8_variant() -> str:
+    """Which int8 weights suit this CPU: ``vnni`` where it has VNNI (or is not x86),
+    else ``portable`` (7-bit weights, which keep AVX2's int8 multiply from saturating)."""
+    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
+        return "vnni"
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "portable"
+    return "vnni" if ("avx512_vnni" in flags or "avx_vnni" in flags) else "portable"
+
+
+def model_file(folder: Path, quantized: bool) -> Path:
+    return folder / ("model-int8.onnx" if quantized else "model.onnx")
+
+
+def ensure_copy(ref: ModelRef) -> tuple[Path, bool]:
+    """The ONNX copy's folder, made first if missing; and whether it was made now.
+
+    Raises:
+        OnnxUnavailableError: the model has parts the ONNX path does not reproduce,
+            or the export failed.
+    """
+    folder = copy_folder(ref)
+    if (folder / CONFIG_NAME).is_file():
+        return folder, False
+    _export(ref, folder)
+    return folder, True
+
+
+def _export(ref: ModelRef, folder: Path) -> None:
+    """Trace the model's transformer to ONNX, quantize and optimise it, and write what
+    the runtime needs beside it; the folder appears whole or not at all."""
+    model = load_sentence_transformer(ref, "cpu")
+    config = _embedder_config(ref, model)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=folder.name + ".", suffix=".tmp", dir=folder.parent))
+    try:
+        raw, raw_int8 = work / "raw.onnx", work / "raw-int8.onnx"
+        _trace(model, config["inputs"], raw)
+        _quantize(raw, raw_int8)
+        _optimize(raw, model_file(work, quantized=False))
+        _optimize(raw_int8, model_file(work, quantized=True))
+        raw.unlink()
+        raw_int8.unlink()
+        (work / "tokenizer.json").write_text(model.tokenizer.backend_tokenizer.to_str(), encoding="utf-8")
+        (work / CONFIG_NAME).write_text(json.dumps(config, indent=1), encoding="utf-8")
+        try:
+            os.rename(work, folder)
+        except OSError:
+            if not (folder / CONFIG_NAME).is_file():  # not another process finishing first
+                raise
+    except Exception as exc:  # noqa: BLE001 - whatever broke, the caller falls back to torch
+        raise OnnxUnavailableError(f"exporting it to ONNX failed ({type(exc).__name__}: {exc})") from exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _embedder_config(ref: ModelRef, model: "SentenceTransformer") -> dict:
+    """What sentence-transformers does around the transformer, if the ONNX path can do it too.
+
+    Raises:
+        OnnxUnavailableError: the model has modules or settings the ONNX path does not reproduce.
+    """
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+
+    modules = list(model)
+    others = [type(m).__name__ for m in modules[1:] if not isinstance(m, (Pooling, Normalize))]
+    pooling = [m for m in modules[1:] if isinstance(m, Pooling)]
+    if not modules or not isinstance(modules[0], Transformer) or others or len(pooling) != 1:
+        raise OnnxUnavailableError(f"its modules are not transformer, pooling, normalize ({', '.join(others)})")
+    pooling_config = pooling[0].get_config_dict()
+    mode = pooling_config.get("pooling_mode")
+    mode = mode[0] if isinstance(mode, (list, tuple)) and len(mode) == 1 else mode
+    if mode not in SUPPORTED_POOLING:
+        raise OnnxUnavailableError(f"its pooling ({mode}) is not one of {', '.join(SUPPORTED_POOLING)}")
+    prompts = {k: v for k, v in (model.prompts or {}).items() if isinstance(v, str)}
+    if not pooling_config.get("include_prompt", True) and any(prompts.values()):
+        raise OnnxUnavailableError("its pooling leaves the prompt out")
+    tokenizer = model.tokenizer
+    return {
+        "format": EXPORT_FORMAT,
+        "model_id": ref.model_id,
+        "inputs": [n for n in tokenizer.model_input_names if n in ("input_ids", "attention_mask", "token_type_ids")],
+        "pooling": mode,
+        "dimension": int(model.get_embedding_dimension()),
+        "max_seq_length": int(model.max_seq_length),
+        "special_tokens": int(tokenizer.num_special_tokens_to_add()),
+        "do_lower_case": bool(getattr(modules[0], "do_lower_case", False)),
+        "prompts": prompts,
+    }
+
+
+def _trace(model: "SentenceTransformer", names: list[str], target: Path) -> None:
+    """``torch.onnx.export`` of the transformer: token inputs -> last hidden state."""
+    import warnings
+
+    import torch
+
+    hf_model = model[0].auto_model.eval()
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = hf_model
+
+        def forward(self, *inputs: "torch.Tensor") -> "torch.Tensor":
+            return self.inner(**dict(zip(names, inputs))).last_hidden_state
+
+    sample = model.tokenizer(["semsearch", "a longer sentence to trace the model with"], padding=True,
+                             return_tensors="pt")
+    axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Wrapped(), tuple(sample[n] for n in names), str(target), input_names=names,
+                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False)
+
+
+def _quantize(source: Path, target: Path) -> None:
+    """Dynamic int8 quantization: weights int8 per channel, activations at run time."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root_logger = logging.getLogger()
+    level = root_logger.level
+    root_logger.setLevel(logging.ERROR)  # the quantizer logs a pre-processing hint at WARNING
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
+                         reduce_range=int8_variant() == "portable")
+    finally:
+        root_logger.setLevel(level)
+
+
+def _optimize(source: Path, target: Path) -> None:
+    """Save onnxruntime's optimised graph (fused attention, layer norm...), so a later
+    session loads it without optimising again: the bulk of a cold query's model load."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(target)
+    options.log_severity_level = 3
+    ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
