@@ -70,6 +70,7 @@ class Plan:
     removed: list[str]
     too_large: list[FileEntry]
     skipped: list[Skipped]
+    known: dict[str, FileRecord]  # the catalog's records it was compared with
 
 
 def plan(
@@ -96,7 +97,7 @@ def plan(
         else:
             to_read.append(entry)
     removed = sorted(p for p in known if p not in seen)
-    return Plan(to_read, unchanged, removed, too_large, skipped)
+    return Plan(to_read, unchanged, removed, too_large, skipped, known)
 
 
 @dataclass(frozen=True)
@@ -331,7 +332,7 @@ def _apply(
 
     ``get_embedder`` is called only when there is something to chunk or embed.
     """
-    known = store.files()
+    known = work.known
     for entry in work.unchanged:
         reason = known[entry.path].skipped
         if reason:

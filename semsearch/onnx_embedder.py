@@ -10,12 +10,16 @@ normalisation. Texts are sorted by length before batching, so little is padded.
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from .onnx_export import CONFIG_NAME, model_file
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 # sentence-transformers' names for a model's document prompt, in its order of preference.
 _DOCUMENT_PROMPTS = ("document", "passage", "corpus")
@@ -47,9 +51,7 @@ class OnnxEmbedder:
         prompts = config["prompts"]
         self._query_prompt = prompts.get("query", "")
         self._document_prompt = next((prompts[k] for k in _DOCUMENT_PROMPTS if k in prompts), "")
-        self._spans = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self._spans.no_truncation()
-        self._spans.no_padding()
+        self._folder = folder
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(config["max_seq_length"])
         self._tokenizer.no_padding()  # each batch is padded to its own longest text below
@@ -62,9 +64,19 @@ class OnnxEmbedder:
             str(model_file(folder, quantized)), options, providers=["CPUExecutionProvider"]
         )
 
+    @cached_property
+    def _untruncated(self) -> "Tokenizer":
+        """A second tokenizer with no window, for chunking (a query never needs it)."""
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(self._folder / "tokenizer.json"))
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        return tokenizer
+
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         """Character spans of the text's tokens (no special tokens)."""
-        return self._spans.encode(text, add_special_tokens=False).offsets
+        return self._untruncated.encode(text, add_special_tokens=False).offsets
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Passages -> float32 array (n, dimension), rows of unit length."""
