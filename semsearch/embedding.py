@@ -105,6 +105,12 @@ class EmbedderLike(Protocol):
 EmbedderFactory = Callable[[ModelRef, str], EmbedderLike]  # (model, backend) -> embedder
 
 
+def check_backend(backend: str) -> None:
+    """Raise BadInputError unless ``backend`` is one semsearch knows."""
+    if backend not in BACKENDS:
+        raise BadInputError(f"unknown --backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+
+
 def load_embedder(
     ref: ModelRef, backend: str = DEFAULT_BACKEND, *, device: str | None = None, batch_size: int = BATCH_SIZE
 ) -> EmbedderLike:
@@ -114,8 +120,7 @@ def load_embedder(
     and cached; a model they cannot reproduce, or a ``device`` other than the CPU,
     runs on torch. Raises BadInputError for an unknown backend name.
     """
-    if backend not in BACKENDS:
-        raise BadInputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    check_backend(backend)
     notices = []
     if backend != "torch" and device not in (None, "cpu"):
         notices.append(f"--device {device} runs the torch backend, not {backend}")

@@ -19,7 +19,7 @@ import numpy as np
 from . import defaults
 from .chunking import Chunk, chunk_text
 from .corpus import Document, FileEntry, Skipped, digest_bytes, read_document, walk
-from .embedding import EmbedderFactory, EmbedderLike, load_embedder, resolve_model
+from .embedding import EmbedderFactory, EmbedderLike, check_backend, load_embedder, resolve_model
 from .errors import BadInputError, NoTextFilesError, SemsearchError, SettingsMismatchError
 from .store import FileRecord, IndexSettings, Store, index_state, writer_lock
 
@@ -177,8 +177,8 @@ def sync(
         raise BadInputError("--batch-size must be at least 1")
     if max_file_size < 1:
         raise BadInputError("--max-file-size must be at least 1 byte")
-    if backend is not None and backend not in defaults.BACKENDS:
-        raise BadInputError(f"unknown --backend {backend!r}; choose one of {', '.join(defaults.BACKENDS)}")
+    if backend is not None:
+        check_backend(backend)
     factory = embedder_factory or _default_factory(device, batch_size)
     index_dir = root / defaults.INDEX_DIR_NAME
     if index_dir.exists() and not index_dir.is_dir():
