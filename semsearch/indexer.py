@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -21,7 +22,15 @@ from .chunking import Chunk, chunk_text
 from .corpus import Document, FileEntry, Skipped, digest_bytes, read_document, walk
 from .embedding import Embedder, EmbedderFactory, EmbedderLike, resolve_model
 from .errors import BadInputError, NoTextFilesError, SemsearchError, SettingsMismatchError
-from .store import FileRecord, IndexSettings, Store, index_state, writer_lock
+from .store import (
+    FileRecord,
+    IndexSettings,
+    Store,
+    damaged_catalog_is_reported,
+    exchange_folders,
+    index_state,
+    writer_lock,
+)
 
 
 TOO_LARGE = "larger than --max-file-size"
@@ -176,22 +185,27 @@ def sync(
     index_dir = root / defaults.INDEX_DIR_NAME
     if index_dir.exists() and not index_dir.is_dir():
         raise BadInputError(f"{index_dir} exists and is not a folder; move it away to index {root}")
-    existed = index_dir.is_dir()
-    state = index_state(index_dir)
     request = _Request(model, None if include is None else list(include), None if exclude is None else list(exclude),
                        chunk_tokens, overlap, max_file_size, on_progress, factory, started)
-    if state != "absent" and not rebuild:
+    if index_state(index_dir) != "absent" and not rebuild:
         Store.open(index_dir).close()  # a corrupt or foreign folder is reported, and left as it is
-    try:
-        with writer_lock(index_dir):
+    with writer_lock(index_dir), damaged_catalog_is_reported(index_dir):
+        state = index_state(index_dir)  # looked at again: another writer may have just finished
+        shutil.rmtree(_building_dir(root), ignore_errors=True)  # left by a rebuild that was killed
+        try:
             if rebuild or state == "absent":
                 return _build_fresh(root, index_dir, state != "absent", request)
             with Store.open(index_dir) as store:
                 return _update(store, request)
-    except BaseException:
-        if not existed and _nothing_committed(index_dir):
-            shutil.rmtree(index_dir, ignore_errors=True)  # leave no empty index behind a failed first run
-        raise
+        except BaseException:
+            if state == "absent" and _nothing_committed(index_dir):
+                shutil.rmtree(index_dir, ignore_errors=True)  # leave no empty index behind a failed first run
+            raise
+
+
+def _building_dir(root: Path) -> Path:
+    """Where ``--rebuild`` builds the new index, beside the live one (the walk skips it)."""
+    return root / (defaults.INDEX_DIR_NAME + ".building")
 
 
 def _readable_settings(index_dir: Path) -> IndexSettings | None:
@@ -238,27 +252,22 @@ def _build_fresh(root: Path, index_dir: Path, replacing: bool, req: _Request) ->
     # A rebuild happens beside the live index (in a hidden folder the walk skips), so a
     # failed or interrupted rebuild leaves the old index answering. A first build
     # happens in place: if interrupted, what it committed is kept and the next run resumes.
-    target = root / (defaults.INDEX_DIR_NAME + ".building") if replacing else index_dir
-    if replacing:
-        shutil.rmtree(target, ignore_errors=True)
+    target = _building_dir(root) if replacing else index_dir
     try:
-        with Store.create(target, settings) as store:
-            report = IndexReport(root, embedder.model_id, created=True)
-            _apply(store, work, report, lambda: embedder, req.max_file_size, req.on_progress)
-            if not report.added:
-                raise NoTextFilesError(_no_text_message(root, report.skipped))
-            store.write_vector_index()
-            _finish(report, store, req.started)
-    except BaseException:
+        # The new index's own lock is held too, so that once swapped in it is still ours.
+        with writer_lock(target) if replacing else nullcontext():
+            with Store.create(target, settings) as store:
+                report = IndexReport(root, embedder.model_id, created=True)
+                _apply(store, work, report, lambda: embedder, req.max_file_size, req.on_progress)
+                if not report.added:
+                    raise NoTextFilesError(_no_text_message(root, report.skipped))
+                store.write_vector_index()
+                _finish(report, store, req.started)
+            if replacing:
+                exchange_folders(index_dir, target)
+    finally:
         if replacing:
-            shutil.rmtree(target, ignore_errors=True)
-        raise
-    if replacing:
-        old = root / (defaults.INDEX_DIR_NAME + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        index_dir.rename(old)
-        target.rename(index_dir)
-        shutil.rmtree(old, ignore_errors=True)
+            shutil.rmtree(target, ignore_errors=True)  # the old index, or the unfinished new one
     return report
 
 
