@@ -128,7 +128,7 @@ class Index:
     def _info(self) -> IndexInfo:
         store, settings = self.store, self.store.settings
         known = store.files()
-        work = plan(store.root, known, settings.include, settings.exclude, max_file_size=2**63)
+        work = plan(store.root, known, settings.include, settings.exclude, 2**63, settings.follow_symlinks)
         return IndexInfo(
             root=store.root,
             index_dir=store.index_dir,

@@ -86,12 +86,13 @@ def plan(
     include: Sequence[str],
     exclude: Sequence[str],
     max_file_size: int,
+    follow_symlinks: bool = False,
 ) -> Plan:
     """Compare the folder with the catalog's file records without reading any file."""
     skipped: list[Skipped] = []
     to_read, unchanged, too_large = [], [], []
     seen: set[str] = set()
-    for entry in walk(root, include, exclude, skipped):
+    for entry in walk(root, include, exclude, skipped, follow_symlinks):
         seen.add(entry.path)
         rec = known.get(entry.path)
         same_stat = rec is not None and rec.same_stat(entry.size, entry.mtime_ns)
@@ -117,6 +118,7 @@ class _Request:
     chunk_tokens: int | None
     overlap: int | None
     max_file_size: int
+    follow_symlinks: bool | None
     on_progress: Callable[[Progress], None] | None
     factory: EmbedderFactory
     started: float
@@ -148,6 +150,7 @@ def sync(
     batch_size: int = defaults.BATCH_SIZE,
     device: str | None = None,
     rebuild: bool = False,
+    follow_symlinks: bool | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     embedder_factory: EmbedderFactory | None = None,
 ) -> IndexReport:
@@ -165,6 +168,7 @@ def sync(
         batch_size: passages per forward pass of the model.
         device: torch device for the model.
         rebuild: build a fresh index from the files and swap it in when complete.
+        follow_symlinks: follow symbolic links, loop-safely (None: the index's recorded choice).
         on_progress: called as files are read and passages embedded.
         embedder_factory: makes the embedder from the resolved model (tests).
 
@@ -186,7 +190,7 @@ def sync(
     if index_dir.exists() and not index_dir.is_dir():
         raise BadInputError(f"{index_dir} exists and is not a folder; move it away to index {root}")
     request = _Request(model, None if include is None else list(include), None if exclude is None else list(exclude),
-                       chunk_tokens, overlap, max_file_size, on_progress, factory, started)
+                       chunk_tokens, overlap, max_file_size, follow_symlinks, on_progress, factory, started)
     if index_state(index_dir) != "absent" and not rebuild:
         Store.open(index_dir).close()  # a corrupt or foreign folder is reported, and left as it is
     with writer_lock(index_dir), damaged_catalog_is_reported(index_dir):
@@ -239,16 +243,17 @@ def _build_fresh(root: Path, index_dir: Path, replacing: bool, req: _Request) ->
             exclude=old_settings.exclude if req.exclude is None else req.exclude,
             chunk_tokens=req.chunk_tokens or (old_settings.chunk_tokens if req.model is None else None),
             overlap=old_settings.overlap if req.overlap is None else req.overlap,
+            follow_symlinks=old_settings.follow_symlinks if req.follow_symlinks is None else req.follow_symlinks,
         )
-    include, exclude = req.include or [], req.exclude or []
-    work = plan(root, {}, include, exclude, req.max_file_size)
+    include, exclude, follow = req.include or [], req.exclude or [], bool(req.follow_symlinks)
+    work = plan(root, {}, include, exclude, req.max_file_size, follow)
     if not work.to_read:
         raise NoTextFilesError(_no_text_message(root, work.skipped))
     embedder = req.factory(resolve_model(req.model or defaults.DEFAULT_MODEL))
     chunk_tokens = _check_chunking(req.chunk_tokens, req.overlap, embedder.max_tokens)
     overlap = defaults.OVERLAP_TOKENS if req.overlap is None else req.overlap
     settings = IndexSettings(embedder.model_id, embedder.dimension, chunk_tokens, min(overlap, chunk_tokens // 2),
-                             include, exclude)
+                             include, exclude, follow)
     # A rebuild happens beside the live index (in a hidden folder the walk skips), so a
     # failed or interrupted rebuild leaves the old index answering. A first build
     # happens in place: if interrupted, what it committed is kept and the next run resumes.
@@ -288,7 +293,8 @@ def _update(store: Store, req: _Request) -> IndexReport:
         raise SettingsMismatchError(f"this index uses --overlap {settings.overlap}; to change it, {fix}")
     include = settings.include if req.include is None else req.include
     exclude = settings.exclude if req.exclude is None else req.exclude
-    work = plan(root, store.files(), include, exclude, req.max_file_size)
+    follow = settings.follow_symlinks if req.follow_symlinks is None else req.follow_symlinks
+    work = plan(root, store.files(), include, exclude, req.max_file_size, follow)
     report = IndexReport(root, settings.model_id)
     embedder_cache: list[EmbedderLike] = []
 
@@ -304,9 +310,9 @@ def _update(store: Store, req: _Request) -> IndexReport:
             embedder_cache.append(loaded)
         return embedder_cache[0]
 
-    if (include, exclude) != (settings.include, settings.exclude):
+    if (include, exclude, follow) != (settings.include, settings.exclude, settings.follow_symlinks):
         with store.transaction():
-            store.set_filters(include, exclude)
+            store.set_filters(include, exclude, follow)
     _apply(store, work, report, embedder, req.max_file_size, req.on_progress)
     if not store.vector_file_current():
         store.write_vector_index()

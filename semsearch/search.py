@@ -59,7 +59,14 @@ class Searcher:
     @property
     def embedder(self) -> EmbedderLike:
         if self._embedder is None:
-            self._embedder = self._factory(resolve_model(self.store.settings.model_id))
+            settings = self.store.settings
+            embedder = self._factory(resolve_model(settings.model_id))
+            if embedder.dimension != settings.dimension:
+                raise SettingsMismatchError(
+                    f"model {settings.model_id} now gives {embedder.dimension}-dimensional vectors, the index holds "
+                    f"{settings.dimension}; rebuild it with `semsearch index {self.store.root} --rebuild`"
+                )
+            self._embedder = embedder
         return self._embedder
 
     def query(

@@ -72,6 +72,7 @@ class IndexSettings:
     overlap: int
     include: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
+    follow_symlinks: bool = False
 
 
 _FILE_COLUMNS = "id, path, size, mtime_ns, digest, skipped"  # in FileRecord's field order
@@ -283,9 +284,10 @@ class Store:
     def updated(self) -> float:
         return float(self._meta("updated"))
 
-    def set_filters(self, include: Sequence[str], exclude: Sequence[str]) -> None:
-        """Record the include/exclude globs later runs reuse (inside a transaction)."""
-        settings = IndexSettings(**{**asdict(self.settings), "include": list(include), "exclude": list(exclude)})
+    def set_filters(self, include: Sequence[str], exclude: Sequence[str], follow_symlinks: bool) -> None:
+        """Record the include/exclude globs and link choice later runs reuse (inside a transaction)."""
+        settings = IndexSettings(**{**asdict(self.settings), "include": list(include), "exclude": list(exclude),
+                                    "follow_symlinks": follow_symlinks})
         self._conn.execute("UPDATE meta SET value = ? WHERE key = 'settings'", (json.dumps(asdict(settings)),))
         self.settings = settings
 
