@@ -308,3 +308,54 @@ def test_one_writer_at_a_time_readers_see_the_last_commit_and_a_dead_writer_is_t
         flag.unlink()
     assert taker.wait(timeout=120) == 0, taker.stderr.read()
     assert snapshot(root) == corpus.reference(tmp_path)
+
+
+def test_a_reader_keeps_one_committed_state_while_a_writer_commits_and_swaps(tmp_path: Path) -> None:
+    corpus = Corpus(tmp_path / "notes")
+    root = corpus.root
+    sync(root, embedder_factory=FakeFactory())
+    before = snapshot(root)
+    with Index(root, embedder_factory=FakeFactory()) as reader:
+        files = reader.info().files
+        # The writer deletes the file the reader is about to use, then rebuilds and swaps.
+        victim = root / "health" / "sleep-notes.md"
+        victim.rename(tmp_path / "sleep-notes.md")
+        sync(root, embedder_factory=FakeFactory())
+        sync(root, embedder_factory=FakeFactory(), rebuild=True, chunk_tokens=64)
+        assert reader.info().files == files  # still the state it opened
+        assert reader.similar(tmp_path / "sleep-notes.md")  # its vectors, from the reader's snapshot
+        hits = reader.query(QUERIES[0], top_k=100_000, per_file=None)
+        assert sorted((round(h.score, 5), h.path, h.start_line, h.end_line) for h in hits) == before["results"][0]
+    with Index(root, embedder_factory=FakeFactory()) as fresh:
+        assert fresh.info().files == files - 1 and fresh.store.settings.chunk_tokens == 64
+
+
+class _CommitThenInterrupt:
+    """A connection whose COMMIT succeeds and is then 'interrupted' (Ctrl-C landing just after it)."""
+
+    def __init__(self, conn) -> None:
+        self._conn = conn
+
+    def __getattr__(self, name: str):
+        return getattr(self._conn, name)
+
+    def execute(self, sql: str, *args):
+        result = self._conn.execute(sql, *args)
+        if sql == "COMMIT":
+            raise KeyboardInterrupt
+        return result
+
+
+def test_ctrl_c_just_after_commit_keeps_the_batch_and_is_still_an_interrupt(notes: Path) -> None:
+    sync(notes, embedder_factory=FakeFactory())
+    from semsearch.store import Store
+
+    store = Store.open(notes / ".semsearch")
+    store._conn = _CommitThenInterrupt(store._conn)
+    generation = store.generation
+    with pytest.raises(KeyboardInterrupt):  # not "cannot rollback - no transaction is active"
+        with store.transaction():
+            store.delete_file("logs.md")
+    store.close()
+    with Index(notes, embedder_factory=FakeFactory()) as idx:
+        assert idx.store.generation == generation + 1 and "logs.md" not in idx.store.files()
