@@ -359,3 +359,20 @@ def test_ctrl_c_just_after_commit_keeps_the_batch_and_is_still_an_interrupt(note
     store.close()
     with Index(notes, embedder_factory=FakeFactory()) as idx:
         assert idx.store.generation == generation + 1 and "logs.md" not in idx.store.files()
+
+
+def test_rebuild_swap_without_renameat2(notes: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the OS cannot exchange two names in one step, the swap falls back to renames."""
+    import ctypes
+
+    sync(notes, embedder_factory=FakeFactory())
+
+    def no_libc(*args, **kwargs):
+        raise OSError("no renameat2 here")
+
+    monkeypatch.setattr(ctypes, "CDLL", no_libc)
+    report = sync(notes, embedder_factory=FakeFactory(), rebuild=True, chunk_tokens=64)
+    assert report.created and report.files == 3
+    with Index(notes, embedder_factory=FakeFactory()) as idx:
+        assert idx.store.settings.chunk_tokens == 64
+    assert sorted(p.name for p in notes.iterdir() if p.name.startswith(".semsearch")) == [".semsearch"]

@@ -1,8 +1,9 @@
 """Hostile input: arbitrary text, bytes and queries; odd names, odd files, odd folders.
 
 Property tests (hypothesis) run the chunker with the default model's real tokenizer,
-the file reader on arbitrary bytes, and the query path on arbitrary strings with the
-real model. Named cases cover what people's folders really hold.
+the file reader on arbitrary bytes, and the query path (every mode) on arbitrary strings;
+a list of nasty strings also goes through the real model. Named cases cover what
+people's folders really hold.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def test_file_reader_on_any_bytes_never_raises(tmp_path_factory: pytest.TempPath
         assert isinstance(result, Document) and "\r" not in result.text and result.size == len(data)
 
 
-# ---- the query path, on arbitrary strings, with the real model -------------------------
+# ---- the query path, on arbitrary strings (the fake embedder), and nasty ones (the real model)
 
 # Each search mode and how to ask for it; the lexical and hybrid modes (issue #3) join
 # here as {"mode": "lexical"}, {"mode": "hybrid"}: FTS5 query syntax is where arbitrary
@@ -118,21 +119,47 @@ def logged_real_index(tmp_path_factory: pytest.TempPathFactory):
         logger.setLevel(old_level)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("mode", MODES)
-@given(text=st.one_of(st.text(max_size=300), st.text(alphabet=st.characters(codec="utf-8"), min_size=1500),
-                      st.sampled_from(["--", "-", "*", '"', "AND OR NOT", "NEAR(a b)", "\x00", "🙂" * 600, "a" * 5000])))
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_query_and_similar_on_any_string_never_raise(logged_real_index, mode: str, text: str) -> None:
-    idx, _ = logged_real_index
+NASTY = ["--", "-", "*", '"', "AND OR NOT", "NEAR(a b)", "title:x", "\x00", "\u202e\u200b", "🙂" * 600, "a" * 5000,
+         "東京 " * 400, "\ud7ff\ue000\U0010ffff"]
+
+
+def check_query(idx: Index, text: str, mode: str) -> None:
+    """Any string: results, or (for a blank one, or one the tokenizer finds nothing in) a
+    clear error; never an exception."""
     try:
         hits = idx.query(text, top_k=3, **MODES[mode])
         similar = idx.similar(text=text[:500], top_k=2)  # (a long text is many passages to embed: slow, not riskier)
     except BadInputError as exc:
-        assert not text.strip() or "empty" in str(exc)  # only a blank query is refused
+        assert "empty" in str(exc) and (not text.strip() or not idx._searcher.embedder.token_spans(text[:500]))
         return
     assert 1 <= len(hits) <= 3 and all(-1.0001 <= h.score <= 1.0001 for h in hits)
     assert len(similar) <= 2
+
+
+@pytest.fixture(scope="module")
+def small_index(tmp_path_factory: pytest.TempPathFactory) -> Index:
+    root = tmp_path_factory.mktemp("hostile-fake") / "notes"
+    root.mkdir()
+    (root / "a.md").write_text("Compost kitchen scraps and fallen leaves.\n\n# Bread\n\nKnead, proof, bake.\n")
+    (root / "b.md").write_text("東京の秋、紅葉。 Ünïcödé and emoji 🙂 notes.\n")
+    sync(root, embedder_factory=FakeFactory())
+    with Index(root, embedder_factory=FakeFactory()) as idx:
+        yield idx
+
+
+@pytest.mark.parametrize("mode", MODES)
+@given(text=st.one_of(st.text(max_size=300), st.text(min_size=1000, max_size=5000), st.sampled_from(NASTY)))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_query_and_similar_on_any_string_never_raise(small_index: Index, mode: str, text: str) -> None:
+    check_query(small_index, text, mode)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+def test_the_real_model_on_nasty_strings(logged_real_index, mode: str) -> None:
+    idx, _ = logged_real_index
+    for text in [*NASTY, "", "   \n\t"]:
+        check_query(idx, text, mode)
 
 
 @pytest.mark.slow
