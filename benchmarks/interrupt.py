@@ -88,8 +88,9 @@ def main() -> None:
             rows.append(f"| {name} | {statistics.median(times):.2f} s | {max(times):.2f} s | {codes} |")
             print(rows[-1], "|", stops[-1][2], flush=True)
     table = "\n".join([
-        f"{args.docs} SciFact abstracts, real default model, {args.runs} Ctrl-C per command; "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}.",
+        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()} with `python benchmarks/interrupt.py --docs {args.docs} --runs {args.runs} "
+        f"--write`: {args.docs} SciFact abstracts, real default model, Ctrl-C at a random moment after the first commit.",
         "",
         "| command | median stop | worst stop | exit codes |",
         "|---|---|---|---|",

@@ -302,11 +302,7 @@ def _update(store: Store, req: _Request) -> IndexReport:
         # Loading the model is the slow part of a run; a run with nothing to embed skips it.
         if not embedder_cache:
             loaded = req.factory(resolve_model(settings.model_id))
-            if loaded.dimension != settings.dimension:
-                raise SettingsMismatchError(
-                    f"model {settings.model_id} now gives {loaded.dimension}-dimensional vectors, the index holds "
-                    f"{settings.dimension}; {fix}"
-                )
+            settings.check_dimension(loaded.dimension, root)
             embedder_cache.append(loaded)
         return embedder_cache[0]
 

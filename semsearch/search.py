@@ -61,11 +61,7 @@ class Searcher:
         if self._embedder is None:
             settings = self.store.settings
             embedder = self._factory(resolve_model(settings.model_id))
-            if embedder.dimension != settings.dimension:
-                raise SettingsMismatchError(
-                    f"model {settings.model_id} now gives {embedder.dimension}-dimensional vectors, the index holds "
-                    f"{settings.dimension}; rebuild it with `semsearch index {self.store.root} --rebuild`"
-                )
+            settings.check_dimension(embedder.dimension, self.store.root)
             self._embedder = embedder
         return self._embedder
 

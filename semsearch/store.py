@@ -28,7 +28,7 @@ import numpy as np
 
 from .defaults import CATALOG_NAME, FAISS_NAME, INDEX_DIR_NAME, LOCK_NAME, SCHEMA_VERSION
 from .embedding import mean_vector
-from .errors import CorruptIndexError, IndexLockedError, IndexNotFoundError
+from .errors import CorruptIndexError, IndexLockedError, IndexNotFoundError, SettingsMismatchError
 
 if TYPE_CHECKING:
     import faiss
@@ -73,6 +73,18 @@ class IndexSettings:
     include: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
     follow_symlinks: bool = False
+
+    def check_dimension(self, dimension: int, root: Path) -> None:
+        """Refuse an embedder whose vectors are not the size this index holds.
+
+        Raises:
+            SettingsMismatchError: the model changed under its name.
+        """
+        if dimension != self.dimension:
+            raise SettingsMismatchError(
+                f"model {self.model_id} now gives {dimension}-dimensional vectors, the index holds "
+                f"{self.dimension}; rebuild with `semsearch index {root} --rebuild`"
+            )
 
 
 _FILE_COLUMNS = "id, path, size, mtime_ns, digest, skipped"  # in FileRecord's field order
