@@ -14,7 +14,6 @@ corpus commits in several batches. With ``--real-model`` the real default model 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sys
 import time
@@ -44,7 +43,6 @@ POINTS = {
     "replace": "a temp file (new catalog, vectors.faiss) is about to be renamed into place",
     "swap": "--rebuild is about to swap the new index in",
     "swapped": "--rebuild has swapped the new index in, the old one not yet deleted",
-    "rmtree": "a folder is about to be deleted",
 }
 
 
@@ -89,7 +87,6 @@ def _install(trigger: _Trigger) -> None:
     os.scandir = before("walk", os.scandir)
     os.fsync = before("fsync", os.fsync)
     os.replace = before("replace", os.replace)
-    shutil.rmtree = before("rmtree", shutil.rmtree)
     semsearch.indexer.read_document = before("read", semsearch.indexer.read_document)
     semsearch.indexer.chunk_text = before("chunk", semsearch.indexer.chunk_text)
     semsearch.indexer.exchange_folders = after("swapped", before("swap", semsearch.indexer.exchange_folders))
