@@ -404,3 +404,34 @@ def test_index_folder_and_files_are_owner_only(tmp_path: Path) -> None:
         assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in (root / ".semsearch").iterdir())
     finally:
         os.umask(old)
+
+
+def test_garbage_in_any_catalog_page_is_a_clear_error(tmp_path: Path) -> None:
+    """Not only a truncated catalog: garbage in any page gives the --rebuild hint, never a traceback."""
+    from semsearch.errors import CorruptIndexError
+
+    root = tmp_path / "notes"
+    root.mkdir()
+    for i in range(30):
+        (root / f"n{i}.md").write_text(f"note {i} about things {i * 7}\n" * 60)
+    index(root)
+    catalog = root / ".semsearch" / "catalog.sqlite"
+    good = catalog.read_bytes()
+    reported = 0
+    for page in range(1, len(good) // 4096):
+        damaged = bytearray(good)
+        damaged[page * 4096 : (page + 1) * 4096] = bytes((page * 37 + i * 11) % 256 for i in range(4096))
+        for action in ("info", "query", "similar", "index"):
+            catalog.write_bytes(bytes(damaged))
+            try:
+                if action == "index":
+                    index(root)
+                    continue
+                with open_index(root) as idx:
+                    idx.info() if action == "info" else idx.query("note 3") if action == "query" else idx.similar(
+                        root / "n3.md")
+            except CorruptIndexError as exc:
+                assert "--rebuild" in str(exc)
+                reported += 1
+    assert reported > 10  # damage was met (pages the action never reads go unnoticed)
+    catalog.write_bytes(good)
