@@ -226,6 +226,7 @@ def test_sigkill_at_random_moments(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_sigkill_at_many_random_moments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     kills = int(os.environ.get("SEMSEARCH_CRASH_KILLS", "60"))
     landed = random_kills(tmp_path, monkeypatch, kills=kills, seed=int(os.environ.get("SEMSEARCH_CRASH_SEED", "7")))
+    print(f"{landed} of {kills} random kills landed mid-run")  # shown with -s
     assert landed >= kills // 2
 
 
