@@ -1,5 +1,5 @@
 """``python -m semsearch`` runs the command line."""
 
-from .cli import app
+from .cli import run
 
-app(prog_name="semsearch")
+run()

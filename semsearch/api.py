@@ -18,7 +18,7 @@ from . import defaults
 from .embedding import EmbedderFactory, load_embedder
 from .indexer import plan
 from .search import Hit, Searcher
-from .store import Store, find_index_dir
+from .store import Store, damaged_catalog_is_reported, find_index_dir
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,8 @@ class Index:
         embedder_factory: EmbedderFactory | None = None,
     ) -> None:
         self.index_dir = find_index_dir(Path(location))
-        self.store = Store.open(self.index_dir)
+        # One committed state for the whole session, even while `index` writes a new one.
+        self.store = Store.open(self.index_dir, snapshot=True)
         factory = embedder_factory or (
             lambda ref, backend: load_embedder(ref, backend, device=device, batch_size=batch_size)
         )
@@ -101,7 +102,8 @@ class Index:
         per_file: int | None = defaults.PER_FILE,
     ) -> list[Hit]:
         """Passages matching ``text`` by meaning, best first (see :meth:`Searcher.query`)."""
-        return self._searcher.query(text, top_k=top_k, min_score=min_score, path_glob=path_glob, per_file=per_file)
+        with damaged_catalog_is_reported(self.index_dir):
+            return self._searcher.query(text, top_k=top_k, min_score=min_score, path_glob=path_glob, per_file=per_file)
 
     def similar(
         self,
@@ -114,17 +116,22 @@ class Index:
     ) -> list[Hit]:
         """Files most like the file at ``path``, or like ``text``, best first."""
         options = dict(top_k=top_k, min_score=min_score, path_glob=path_glob)
-        if text is not None:
-            return self._searcher.similar_to_text(text, **options)
-        if path is None:
+        if path is None and text is None:
             raise TypeError("similar() needs a path or text")
-        return self._searcher.similar_to_file(Path(path), **options)
+        with damaged_catalog_is_reported(self.index_dir):
+            if text is not None:
+                return self._searcher.similar_to_text(text, **options)
+            return self._searcher.similar_to_file(Path(path), **options)
 
     def info(self) -> IndexInfo:
         """Settings, sizes, and which files changed since the last index (by stat)."""
+        with damaged_catalog_is_reported(self.index_dir):
+            return self._info()
+
+    def _info(self) -> IndexInfo:
         store, settings = self.store, self.store.settings
         known = store.files()
-        work = plan(store.root, known, settings.include, settings.exclude, max_file_size=2**63)
+        work = plan(store.root, known, settings.include, settings.exclude, 2**63, settings.follow_symlinks)
         return IndexInfo(
             root=store.root,
             index_dir=store.index_dir,

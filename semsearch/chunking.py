@@ -83,6 +83,11 @@ def chunk_text(text: str, token_spans: TokenSpans, max_tokens: int, overlap: int
             best = max(range(lo - 1, stop), key=lambda i: (quality[i], i))
             stop = best + 1
         s, e = spans[start][0], spans[stop - 1][1]
+        # Cut inside a word, a passage can tokenize into more tokens alone than it held in
+        # context ("##ber" becomes "be", "##r"): shrink it until it fits on its own.
+        while stop - start > 1 and len(token_spans(text[s:e])) > max_tokens:
+            stop -= 1
+            e = spans[stop - 1][1]
         chunks.append(Chunk(text[s:e], line_of(s), line_of(max(s, e - 1)), s, e, stop - start))
         if stop >= n:
             return chunks

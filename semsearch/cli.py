@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -133,6 +135,11 @@ def index(
     max_file_size: Annotated[
         float, typer.Option("--max-file-size", help="Skip files larger than this many MB.", min=0.001)
     ] = defaults.MAX_FILE_SIZE / 1e6,
+    follow_symlinks: Annotated[
+        Optional[bool], typer.Option("--follow-symlinks/--no-follow-symlinks", show_default=False,
+                                     help="Follow symbolic links, even out of PATH; each folder is walked once, "
+                                     "so loops are safe (default: off; remembered).")
+    ] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-index everything from scratch (e.g. to change model); "
                                           "the old index answers until the new one is complete.")] = False,
     fmt: Annotated[
@@ -146,8 +153,8 @@ def index(
         with IndexProgressBar(stderr_console()) as bar:
             report = indexer.sync(
                 path, model=model, include=include, exclude=exclude, chunk_tokens=chunk_tokens, overlap=overlap,
-                backend=backend, max_file_size=int(max_file_size * 1e6), batch_size=batch_size, device=device, rebuild=rebuild,
-                on_progress=bar.update,
+                backend=backend, max_file_size=int(max_file_size * 1e6), batch_size=batch_size, device=device,
+                rebuild=rebuild, follow_symlinks=follow_symlinks, on_progress=bar.update,
             )
         render_report(report, fmt or Format.table, stdout_console())
 
@@ -246,3 +253,28 @@ def _finish(results: list, fmt: Optional[Format], notices: list[str]) -> None:
     render_results(results, choose_format(fmt, out), out)
     if not any(hits for _, hits in results):
         raise typer.Exit(ExitStatus.NO_RESULTS)
+
+
+def run() -> None:
+    """The console entry point: run the command, then exit at once.
+
+    Tearing down the modules torch and sentence-transformers import costs about two
+    seconds of CPU at every exit (Ctrl-C included) and does nothing for us: our files
+    are closed by then. So exit handlers run and output is flushed, then the process ends.
+    """
+    try:
+        app(prog_name="semsearch")
+        code: object = 0
+    except SystemExit as exc:
+        code = exc.code
+    if not isinstance(code, int):
+        if code is not None:
+            print(code, file=sys.stderr)
+        code = 0 if code is None else ExitStatus.ERROR
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # e.g. a closed pipe: nothing more can be said
+            pass
+    os._exit(code)

@@ -4,7 +4,8 @@ Which files count: every regular file under the root that is not hidden, not
 inside a hidden folder (``.git``, ``.semsearch``), not ignored by a ``.gitignore``
 or ``.semsearchignore`` (gitignore syntax, at any level), that passes the
 ``--include``/``--exclude`` globs, and whose *content* decodes as text.
-Symbolic links are not followed, so a link loop cannot trap the walk.
+Symbolic links are not followed unless asked (``--follow-symlinks``); when they
+are, a link to a folder already walked is skipped, so a link loop cannot trap the walk.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ def walk(
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
     skipped: list[Skipped] | None = None,
+    follow_symlinks: bool = False,
 ) -> Iterator[FileEntry]:
     """Yield the candidate files under ``root`` in a stable (sorted) order.
 
@@ -102,11 +104,19 @@ def walk(
         skipped: if given, files passed over for a reason worth telling the user
             (symlink, unreadable folder, known binary format) are appended here.
             Ignored and hidden files are left out silently, as git does.
+        follow_symlinks: walk into linked folders and read linked files, even
+            outside ``root``; each folder is walked once, whatever links lead to it.
     """
     include_spec, exclude_spec = compile_globs(include), compile_globs(exclude)
     note = skipped.append if skipped is not None else (lambda _s: None)
+    walked: set[tuple[int, int]] = set()  # (device, inode) of every folder walked
 
     def visit(directory: Path, rel_dir: str, specs: list[tuple[str, pathspec.GitIgnoreSpec]]) -> Iterator[FileEntry]:
+        try:
+            st = directory.stat()
+            walked.add((st.st_dev, st.st_ino))
+        except OSError:
+            pass  # reported by scandir below
         spec = _read_ignore_spec(directory)
         if spec is not None:
             specs = specs + [(rel_dir, spec)]
@@ -127,8 +137,19 @@ def walk(
                 note(Skipped(rel, f"unreadable ({exc.strerror or exc})"))
                 continue
             if stat.S_ISLNK(st.st_mode):
-                note(Skipped(rel, "symbolic link (not followed)"))
-                continue
+                if not follow_symlinks:
+                    note(Skipped(rel, "symbolic link (not followed)"))
+                    continue
+                try:
+                    st = os.stat(entry.path)
+                except OSError as exc:
+                    note(Skipped(rel, f"broken symbolic link ({exc.strerror or exc})"))
+                    continue
+                if stat.S_ISDIR(st.st_mode) and (
+                    (st.st_dev, st.st_ino) in walked or os.path.basename(os.path.realpath(entry.path)) == INDEX_DIR_NAME
+                ):
+                    note(Skipped(rel, "symbolic link to a folder already walked (loop)"))
+                    continue
             if stat.S_ISDIR(st.st_mode):
                 if not _ignored(rel + "/", specs) and not (exclude_spec and exclude_spec.match_file(rel + "/")):
                     yield from visit(Path(entry.path), rel + "/", specs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -21,7 +22,15 @@ from .chunking import Chunk, chunk_text
 from .corpus import Document, FileEntry, Skipped, digest_bytes, read_document, walk
 from .embedding import EmbedderFactory, EmbedderLike, check_backend, load_embedder, resolve_model
 from .errors import BadInputError, NoTextFilesError, SemsearchError, SettingsMismatchError
-from .store import FileRecord, IndexSettings, Store, index_state, writer_lock
+from .store import (
+    FileRecord,
+    IndexSettings,
+    Store,
+    damaged_catalog_is_reported,
+    exchange_folders,
+    index_state,
+    writer_lock,
+)
 
 
 TOO_LARGE = "larger than --max-file-size"
@@ -79,12 +88,13 @@ def plan(
     include: Sequence[str],
     exclude: Sequence[str],
     max_file_size: int,
+    follow_symlinks: bool = False,
 ) -> Plan:
     """Compare the folder with the catalog's file records without reading any file."""
     skipped: list[Skipped] = []
     to_read, unchanged, too_large = [], [], []
     seen: set[str] = set()
-    for entry in walk(root, include, exclude, skipped):
+    for entry in walk(root, include, exclude, skipped, follow_symlinks):
         seen.add(entry.path)
         rec = known.get(entry.path)
         same_stat = rec is not None and rec.same_stat(entry.size, entry.mtime_ns)
@@ -111,6 +121,7 @@ class _Request:
     overlap: int | None
     backend: str | None
     max_file_size: int
+    follow_symlinks: bool | None
     on_progress: Callable[[Progress], None] | None
     factory: EmbedderFactory
     started: float
@@ -143,6 +154,7 @@ def sync(
     batch_size: int = defaults.BATCH_SIZE,
     device: str | None = None,
     rebuild: bool = False,
+    follow_symlinks: bool | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     embedder_factory: EmbedderFactory | None = None,
 ) -> IndexReport:
@@ -161,6 +173,7 @@ def sync(
         batch_size: passages per forward pass of the model.
         device: torch device for the model.
         rebuild: build a fresh index from the files and swap it in when complete.
+        follow_symlinks: follow symbolic links, loop-safely (None: the index's recorded choice).
         on_progress: called as files are read and passages embedded.
         embedder_factory: makes the embedder from the resolved model (tests).
 
@@ -183,22 +196,27 @@ def sync(
     index_dir = root / defaults.INDEX_DIR_NAME
     if index_dir.exists() and not index_dir.is_dir():
         raise BadInputError(f"{index_dir} exists and is not a folder; move it away to index {root}")
-    existed = index_dir.is_dir()
-    state = index_state(index_dir)
     request = _Request(model, None if include is None else list(include), None if exclude is None else list(exclude),
-                       chunk_tokens, overlap, backend, max_file_size, on_progress, factory, started)
-    if state != "absent" and not rebuild:
+                       chunk_tokens, overlap, backend, max_file_size, follow_symlinks, on_progress, factory, started)
+    if index_state(index_dir) != "absent" and not rebuild:
         Store.open(index_dir).close()  # a corrupt or foreign folder is reported, and left as it is
-    try:
-        with writer_lock(index_dir):
+    with writer_lock(index_dir), damaged_catalog_is_reported(index_dir):
+        state = index_state(index_dir)  # looked at again: another writer may have just finished
+        shutil.rmtree(_building_dir(root), ignore_errors=True)  # left by a rebuild that was killed
+        try:
             if rebuild or state == "absent":
                 return _build_fresh(root, index_dir, state != "absent", request)
             with Store.open(index_dir) as store:
                 return _update(store, request)
-    except BaseException:
-        if not existed and _nothing_committed(index_dir):
-            shutil.rmtree(index_dir, ignore_errors=True)  # leave no empty index behind a failed first run
-        raise
+        except BaseException:
+            if state == "absent" and _nothing_committed(index_dir):
+                shutil.rmtree(index_dir, ignore_errors=True)  # leave no empty index behind a failed first run
+            raise
+
+
+def _building_dir(root: Path) -> Path:
+    """Where ``--rebuild`` builds the new index, beside the live one (the walk skips it)."""
+    return root / (defaults.INDEX_DIR_NAME + ".building")
 
 
 def _readable_settings(index_dir: Path) -> IndexSettings | None:
@@ -233,41 +251,37 @@ def _build_fresh(root: Path, index_dir: Path, replacing: bool, req: _Request) ->
             chunk_tokens=req.chunk_tokens or (old_settings.chunk_tokens if req.model is None else None),
             overlap=old_settings.overlap if req.overlap is None else req.overlap,
             backend=req.backend or old_settings.backend,
+            follow_symlinks=old_settings.follow_symlinks if req.follow_symlinks is None else req.follow_symlinks,
         )
-    include, exclude = req.include or [], req.exclude or []
-    work = plan(root, {}, include, exclude, req.max_file_size)
+    include, exclude, follow = req.include or [], req.exclude or [], bool(req.follow_symlinks)
+    work = plan(root, {}, include, exclude, req.max_file_size, follow)
     if not work.to_read:
         raise NoTextFilesError(_no_text_message(root, work.skipped))
     embedder = req.factory(resolve_model(req.model or defaults.DEFAULT_MODEL), req.backend or defaults.DEFAULT_BACKEND)
     chunk_tokens = _check_chunking(req.chunk_tokens, req.overlap, embedder.max_tokens)
     overlap = defaults.OVERLAP_TOKENS if req.overlap is None else req.overlap
     settings = IndexSettings(embedder.model_id, embedder.dimension, chunk_tokens, min(overlap, chunk_tokens // 2),
-                             include, exclude, embedder.backend)
+                             include, exclude, backend=embedder.backend, follow_symlinks=follow)
     # A rebuild happens beside the live index (in a hidden folder the walk skips), so a
     # failed or interrupted rebuild leaves the old index answering. A first build
     # happens in place: if interrupted, what it committed is kept and the next run resumes.
-    target = root / (defaults.INDEX_DIR_NAME + ".building") if replacing else index_dir
-    if replacing:
-        shutil.rmtree(target, ignore_errors=True)
+    target = _building_dir(root) if replacing else index_dir
     try:
-        with Store.create(target, settings) as store:
-            report = IndexReport(root, embedder.model_id, embedder.backend, created=True,
-                                 notices=list(embedder.notices))
-            _apply(store, work, report, lambda: embedder, req.max_file_size, req.on_progress)
-            if not report.added:
-                raise NoTextFilesError(_no_text_message(root, report.skipped))
-            store.write_vector_index()
-            _finish(report, store, req.started)
-    except BaseException:
+        # The new index's own lock is held too, so that once swapped in it is still ours.
+        with writer_lock(target) if replacing else nullcontext():
+            with Store.create(target, settings) as store:
+                report = IndexReport(root, embedder.model_id, embedder.backend, created=True,
+                                     notices=list(embedder.notices))
+                _apply(store, work, report, lambda: embedder, req.max_file_size, req.on_progress)
+                if not report.added:
+                    raise NoTextFilesError(_no_text_message(root, report.skipped))
+                store.write_vector_index()
+                _finish(report, store, req.started)
+            if replacing:
+                exchange_folders(index_dir, target)
+    finally:
         if replacing:
-            shutil.rmtree(target, ignore_errors=True)
-        raise
-    if replacing:
-        old = root / (defaults.INDEX_DIR_NAME + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        index_dir.rename(old)
-        target.rename(index_dir)
-        shutil.rmtree(old, ignore_errors=True)
+            shutil.rmtree(target, ignore_errors=True)  # the old index, or the unfinished new one
     return report
 
 
@@ -293,7 +307,8 @@ def _update(store: Store, req: _Request) -> IndexReport:
         )
     include = settings.include if req.include is None else req.include
     exclude = settings.exclude if req.exclude is None else req.exclude
-    work = plan(root, store.files(), include, exclude, req.max_file_size)
+    follow = settings.follow_symlinks if req.follow_symlinks is None else req.follow_symlinks
+    work = plan(root, store.files(), include, exclude, req.max_file_size, follow)
     report = IndexReport(root, settings.model_id, settings.backend)
     embedder_cache: list[EmbedderLike] = []
 
@@ -301,18 +316,14 @@ def _update(store: Store, req: _Request) -> IndexReport:
         # Loading the model is the slow part of a run; a run with nothing to embed skips it.
         if not embedder_cache:
             loaded = req.factory(resolve_model(settings.model_id), settings.backend)
-            if loaded.dimension != settings.dimension:
-                raise SettingsMismatchError(
-                    f"model {settings.model_id} now gives {loaded.dimension}-dimensional vectors, the index holds "
-                    f"{settings.dimension}; {fix}"
-                )
+            settings.check_dimension(loaded.dimension, root)
             report.notices += loaded.notices
             embedder_cache.append(loaded)
         return embedder_cache[0]
 
-    if (include, exclude) != (settings.include, settings.exclude):
+    if (include, exclude, follow) != (settings.include, settings.exclude, settings.follow_symlinks):
         with store.transaction():
-            store.set_filters(include, exclude)
+            store.set_filters(include, exclude, follow)
     _apply(store, work, report, embedder, req.max_file_size, req.on_progress)
     if not store.vector_file_current():
         store.write_vector_index()

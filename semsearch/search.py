@@ -60,8 +60,10 @@ class Searcher:
     def embedder(self) -> EmbedderLike:
         if self._embedder is None:
             settings = self.store.settings
-            self._embedder = self._factory(resolve_model(settings.model_id), settings.backend)
-            self.store.notices += self._embedder.notices
+            embedder = self._factory(resolve_model(settings.model_id), settings.backend)
+            settings.check_dimension(embedder.dimension, self.store.root)
+            self.store.notices += embedder.notices
+            self._embedder = embedder
         return self._embedder
 
     def query(

@@ -5,10 +5,15 @@ with their text and vectors. ``vectors.faiss`` is a cache of the passage vectors
 for fast search, stamped with the catalog's generation; when the stamps differ
 (a run was interrupted between the two writes) it is rebuilt from the catalog.
 One writer at a time, enforced with an advisory lock the OS drops if the writer dies.
+The catalog is in WAL mode and readers hold one read transaction for their whole
+session, so a query during an ``index`` run sees one committed state throughout and
+never blocks the writer. Everything in ``.semsearch/`` is owner-only: it holds the
+text of every note.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -23,7 +28,7 @@ import numpy as np
 
 from .defaults import CATALOG_NAME, FAISS_NAME, INDEX_DIR_NAME, LOCK_NAME, SCHEMA_VERSION
 from .embedding import mean_vector
-from .errors import CorruptIndexError, IndexLockedError, IndexNotFoundError
+from .errors import CorruptIndexError, IndexLockedError, IndexNotFoundError, SettingsMismatchError
 
 if TYPE_CHECKING:
     import faiss
@@ -32,6 +37,7 @@ if TYPE_CHECKING:
     from .corpus import Document
 
 _FAISS_MAGIC = b"SEMSFAI1"
+_CREATING = ".creating"  # suffix of a catalog being created (and of its -wal/-shm files)
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE files (
@@ -67,6 +73,19 @@ class IndexSettings:
     include: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
     backend: str = "torch"  # what made the vectors; queries use the same
+    follow_symlinks: bool = False
+
+    def check_dimension(self, dimension: int, root: Path) -> None:
+        """Refuse an embedder whose vectors are not the size this index holds.
+
+        Raises:
+            SettingsMismatchError: the model changed under its name.
+        """
+        if dimension != self.dimension:
+            raise SettingsMismatchError(
+                f"model {self.model_id} now gives {dimension}-dimensional vectors, the index holds "
+                f"{self.dimension}; rebuild with `semsearch index {root} --rebuild`"
+            )
 
 
 _FILE_COLUMNS = "id, path, size, mtime_ns, digest, skipped"  # in FileRecord's field order
@@ -121,9 +140,40 @@ def index_state(index_dir: Path) -> str:
     leftovers of an interrupted creation), or ``foreign`` (something else is there)."""
     if (index_dir / CATALOG_NAME).is_file():
         return "present"
-    if not index_dir.is_dir() or all(p.name == LOCK_NAME or p.name.endswith(".creating") for p in index_dir.iterdir()):
+    if not index_dir.is_dir() or all(p.name == LOCK_NAME or _CREATING in p.name for p in index_dir.iterdir()):
         return "absent"
     return "foreign"
+
+
+def _rebuild_hint(index_dir: Path) -> str:
+    return f"rebuild it with `semsearch index {index_dir.parent} --rebuild`"
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    name = getattr(exc, "sqlite_errorname", "")
+    text = str(exc)
+    return name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or "malformed" in text or "not a database" in text
+
+
+@contextmanager
+def damaged_catalog_is_reported(index_dir: Path) -> Iterator[None]:
+    """Turn SQLite's errors on a damaged catalog (met while reading it, not only at open)
+    into :class:`CorruptIndexError`, whose message names the fix."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        if not _is_corruption(exc):
+            raise
+        raise CorruptIndexError(
+            f"index catalog {index_dir / CATALOG_NAME} is damaged ({exc}); {_rebuild_hint(index_dir)}"
+        ) from exc
+
+
+def private_file(path: Path) -> int:
+    """Create (or truncate) ``path`` readable by its owner only; returns the open descriptor."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # O_CREAT's mode does not apply to a file that already existed
+    return fd
 
 
 def _blob(vector: np.ndarray) -> bytes:
@@ -155,15 +205,20 @@ class Store:
         index_dir.mkdir(mode=0o700, exist_ok=True)
         os.chmod(index_dir, 0o700)  # the catalog holds the text of every note
         final = index_dir / CATALOG_NAME
-        tmp = index_dir / (CATALOG_NAME + ".creating")
-        tmp.unlink(missing_ok=True)
+        tmp = index_dir / (CATALOG_NAME + _CREATING)
+        for leftover in index_dir.glob(tmp.name + "*"):  # a stale -wal must never meet a new catalog
+            leftover.unlink()
+        os.close(private_file(tmp))  # SQLite gives its -wal and -shm files the catalog's mode
         conn = cls._connect(tmp)
+        conn.execute("PRAGMA journal_mode = WAL")  # recorded in the file: readers never block the writer
         conn.executescript(_SCHEMA)
         now = str(time.time())
         meta = {
             "schema_version": str(SCHEMA_VERSION),
             "settings": json.dumps(asdict(settings)),
-            "generation": "0",
+            # Counted from the clock, so a replacement catalog never shares a generation
+            # with the vectors.faiss of the index it replaces.
+            "generation": str(time.time_ns()),
             "created": now,
             "updated": now,
         }
@@ -173,21 +228,28 @@ class Store:
         return cls.open(index_dir)
 
     @classmethod
-    def open(cls, index_dir: Path) -> "Store":
+    def open(cls, index_dir: Path, snapshot: bool = False) -> "Store":
         """Open an existing index.
+
+        Args:
+            index_dir: the ``.semsearch`` folder.
+            snapshot: read one committed state for as long as the store is open
+                (for readers; a writer committing meanwhile is not seen, nor blocked).
 
         Raises:
             IndexNotFoundError: ``index_dir`` holds no catalog.
             CorruptIndexError: the catalog is unreadable, foreign, or from another schema version.
         """
         catalog = index_dir / CATALOG_NAME
-        rebuild = f"rebuild it with `semsearch index {index_dir.parent} --rebuild`"
+        rebuild = _rebuild_hint(index_dir)
         if not catalog.is_file():
             if index_state(index_dir) == "foreign":
                 raise CorruptIndexError(f"{index_dir} is not a semsearch index (no {CATALOG_NAME}); {rebuild}")
             raise IndexNotFoundError(f"no index yet in {index_dir.parent}; run `semsearch index {index_dir.parent}`")
         try:
             conn = cls._connect(catalog)
+            if snapshot:
+                conn.execute("BEGIN")  # the first read below pins the snapshot
             version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise CorruptIndexError(f"index catalog {catalog} is unreadable ({exc}); {rebuild}") from exc
@@ -235,9 +297,10 @@ class Store:
     def updated(self) -> float:
         return float(self._meta("updated"))
 
-    def set_filters(self, include: Sequence[str], exclude: Sequence[str]) -> None:
-        """Record the include/exclude globs later runs reuse (inside a transaction)."""
-        settings = IndexSettings(**{**asdict(self.settings), "include": list(include), "exclude": list(exclude)})
+    def set_filters(self, include: Sequence[str], exclude: Sequence[str], follow_symlinks: bool) -> None:
+        """Record the include/exclude globs and link choice later runs reuse (inside a transaction)."""
+        settings = IndexSettings(**{**asdict(self.settings), "include": list(include), "exclude": list(exclude),
+                                    "follow_symlinks": follow_symlinks})
         self._conn.execute("UPDATE meta SET value = ? WHERE key = 'settings'", (json.dumps(asdict(settings)),))
         self.settings = settings
 
@@ -343,7 +406,7 @@ class Store:
         for leftover in self.index_dir.glob(FAISS_NAME + ".*.tmp"):  # from a writer that was killed
             leftover.unlink(missing_ok=True)
         tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
+        with open(private_file(tmp), "wb") as fh:
             fh.write(_FAISS_MAGIC + struct.pack("<Q", self.generation))
             fh.write(faiss.serialize_index(index).tobytes())
             fh.flush()
@@ -362,7 +425,8 @@ class Store:
             self._conn.execute("UPDATE meta SET value = ? WHERE key = 'updated'", (str(time.time()),))
             self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            if self._conn.in_transaction:  # Ctrl-C may land just after COMMIT returned
+                self._conn.execute("ROLLBACK")
             raise
 
     def put_file(self, doc: "Document", chunks: Sequence["Chunk"], vectors: np.ndarray) -> None:
@@ -401,7 +465,10 @@ class Store:
 
 @contextmanager
 def writer_lock(index_dir: Path) -> Iterator[None]:
-    """Exclusive advisory lock on ``index_dir/lock``; the OS releases it if we die.
+    """Exclusive advisory lock on ``index_dir/lock``, which records the holder's pid.
+
+    The OS releases the lock when its holder exits or is killed, so a lock left by a
+    dead process is simply taken over.
 
     Raises:
         IndexLockedError: another live process holds it.
@@ -416,10 +483,36 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             raise IndexLockedError(
-                f"another `semsearch index` is writing {index_dir.parent} (pid {holder}); wait for it to finish"
+                f"another index is running on {index_dir.parent} (pid {holder}); "
+                "wait for it to finish, then run this again"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        pid = str(os.getpid()).encode()
+        os.pwrite(fd, pid, 0)  # over the dead holder's pid, then cut what is left of it
+        os.ftruncate(fd, len(pid))
         yield
     finally:
         os.close(fd)
+
+
+def exchange_folders(a: Path, b: Path) -> None:
+    """Swap two folders' names in one step where the OS can (Linux ``renameat2``), so
+    a crash leaves one or the other complete under each name; elsewhere, two renames."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        renameat2 = None
+    if renameat2 is not None:
+        at_fdcwd, rename_exchange = -100, 2
+        if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):  # else: unsupported here, fall back
+            raise OSError(err, os.strerror(err), str(a))
+    spare = a.with_name(a.name + ".swap")
+    os.rename(a, spare)
+    os.rename(b, a)
+    os.rename(spare, b)

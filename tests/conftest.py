@@ -7,69 +7,17 @@ end-to-end tests that use the real default model on ``sample_corpus/``.
 
 from __future__ import annotations
 
-import hashlib
-import re
 import shutil
 from pathlib import Path
-from typing import Sequence
 
-import numpy as np
 import pytest
 
 from semsearch import sync
-from semsearch.embedding import ModelRef
+
+from .fakes import FakeEmbedder, FakeFactory  # noqa: F401 - re-exported for the tests
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "sample_corpus"
-_TOKEN = re.compile(r"\w+|[^\w\s]")
-
-
-class FakeEmbedder:
-    """Words hashed into a small unit vector: similar word bags, similar vectors.
-
-    Good enough to test storage and incremental logic quickly; never the product.
-    """
-
-    dimension = 64
-    max_tokens = 254
-
-    def __init__(self, ref: ModelRef, backend: str = "torch") -> None:
-        self.model_id = ref.model_id
-        self.backend = backend
-        self.notices: list[str] = []
-        self.calls: list[int] = []  # passages per embed_documents call
-
-    def token_spans(self, text: str) -> list[tuple[int, int]]:
-        return [m.span() for m in _TOKEN.finditer(text)]
-
-    def _vector(self, text: str) -> np.ndarray:
-        v = np.zeros(self.dimension, np.float32)
-        for word in re.findall(r"\w+", text.lower()):
-            v[int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dimension] += 1.0
-        norm = np.linalg.norm(v)
-        return v / norm if norm else v
-
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        self.calls.append(len(texts))
-        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dimension), np.float32)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self._vector(text)
-
-
-class FakeFactory:
-    """An embedder factory that remembers the embedders it made (to count work)."""
-
-    def __init__(self) -> None:
-        self.made: list[FakeEmbedder] = []
-
-    def __call__(self, ref: ModelRef, backend: str = "torch") -> FakeEmbedder:
-        self.made.append(FakeEmbedder(ref, backend))
-        return self.made[-1]
-
-    @property
-    def passages_embedded(self) -> int:
-        return sum(sum(e.calls) for e in self.made)
 
 
 @pytest.fixture

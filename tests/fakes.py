@@ -1,0 +1,69 @@
+"""A small deterministic embedder for fast tests of storage logic (tests only, never the product).
+
+Kept apart from conftest so the crash harness's child process can use it without importing pytest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Sequence
+
+import numpy as np
+
+from semsearch.embedding import ModelRef
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+class FakeEmbedder:
+    """Words hashed into a small unit vector: similar word bags, similar vectors.
+
+    Good enough to test storage and incremental logic quickly; never the product.
+    """
+
+    dimension = 64
+    max_tokens = 254
+
+    def __init__(self, ref: ModelRef, backend: str = "torch") -> None:
+        self.model_id = ref.model_id
+        self.backend = backend
+        self.notices: list[str] = []
+        self.calls: list[int] = []  # passages per embed_documents call
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        return [m.span() for m in _TOKEN.finditer(text)]
+
+    def _vector(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dimension, np.float32)
+        for word in re.findall(r"\w+", text.lower()):
+            v[int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dimension] += 1.0
+        norm = np.linalg.norm(v)
+        return v / norm if norm else v
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(len(texts))
+        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dimension), np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._vector(text)
+
+
+def fake_loader(ref: ModelRef, backend: str = "torch", **_options: object) -> FakeEmbedder:
+    """A stand-in for :func:`semsearch.embedding.load_embedder`, for tests that drive the CLI."""
+    return FakeEmbedder(ref, backend)
+
+
+class FakeFactory:
+    """An embedder factory that remembers the embedders it made (to count work)."""
+
+    def __init__(self) -> None:
+        self.made: list[FakeEmbedder] = []
+
+    def __call__(self, ref: ModelRef, backend: str = "torch") -> FakeEmbedder:
+        self.made.append(FakeEmbedder(ref, backend))
+        return self.made[-1]
+
+    @property
+    def passages_embedded(self) -> int:
+        return sum(sum(e.calls) for e in self.made)
