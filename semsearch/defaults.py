@@ -11,7 +11,7 @@ INDEX_DIR_NAME = ".semsearch"
 CATALOG_NAME = "catalog.sqlite"
 FAISS_NAME = "vectors.faiss"
 LOCK_NAME = "lock"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: FTS5 lexical index over the passages
 
 # Passages are cut to at most this many tokens (the model's own tokenizer); it is
 # capped by the model's window, so nothing the model sees is silently truncated.
@@ -29,3 +29,8 @@ COMMIT_EVERY = 256
 
 TOP_K = 10
 PER_FILE = 1
+
+# How `query` ranks passages (dense, lexical or hybrid), and the hybrid fusion's
+# constants, chosen by measurement on SciFact's train queries (BENCHMARKS.md).
+MODE = "hybrid"
+RRF_K = 60
