@@ -58,11 +58,13 @@ def retrieve(dataset_dir: Path, split: str, fetch: int) -> tuple[dict[str, tuple
     return lists, doc_of, dataset.qrels
 
 
-def minmax(ranked: Ranked) -> dict[int, float]:
+def minmax(ranked: Ranked, depth: int | None = None) -> dict[int, float]:
+    """Scores mapped to 0..1 between the best and the ``depth``-th (default: the last),
+    those below clipped to 0."""
     if not ranked:
         return {}
-    hi, lo = ranked[0][1], ranked[-1][1]
-    return {p: (s - lo) / (hi - lo) if hi > lo else 1.0 for p, s in ranked}
+    hi, lo = ranked[0][1], ranked[min(len(ranked), depth or len(ranked)) - 1][1]
+    return {p: max(0.0, (s - lo) / (hi - lo)) if hi > lo else 1.0 for p, s in ranked}
 
 
 def convex(w: float, dense: dict[int, float], lexical: dict[int, float]) -> Ranked:
@@ -89,8 +91,13 @@ def variants() -> dict[str, Callable[[Ranked, Ranked], Ranked]]:
     }
     for k in (10, 30, 60, 100):
         out[f"rrf k={k}"] = rrf(k)
-    for w in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+    for w in (0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8):
         out[f"minmax w={w}"] = lambda d, lx, w=w: convex(w, minmax(d), minmax(lx))
+        for depth in (20, 50, 100):
+            out[f"minmax@{depth} w={w}"] = lambda d, lx, w=w, n=depth: convex(w, minmax(d, n), minmax(lx, n))
+        out[f"max-norm w={w}"] = lambda d, lx, w=w: convex(
+            w, {p: s / d[0][1] for p, s in d} if d else {}, {p: s / lx[0][1] for p, s in lx} if lx else {}
+        )
         out[f"cos+bm25/max w={w}"] = lambda d, lx, w=w: convex(
             w, dict(d), {p: s / lx[0][1] for p, s in lx} if lx else {}
         )

@@ -30,7 +30,7 @@ COMMIT_EVERY = 256
 TOP_K = 10
 PER_FILE = 1
 
-# How `query` ranks passages (dense, lexical or hybrid), and the hybrid fusion's
-# constants, chosen by measurement on SciFact's train queries (BENCHMARKS.md).
+# How `query` ranks passages (dense, lexical or hybrid), and the weight of the dense
+# list in the hybrid mix, chosen by measurement on SciFact's train queries (BENCHMARKS.md).
 MODE = "hybrid"
-RRF_K = 60
+HYBRID_DENSE_WEIGHT = 0.7

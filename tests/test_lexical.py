@@ -99,12 +99,17 @@ def test_fts_query_quotes_each_word_once() -> None:
     assert fts_query("?! ...") is None
 
 
-def test_fusion_rewards_agreement() -> None:
-    dense = [(1, 0.9), (2, 0.8), (4, 0.5), (3, 0.1)]
-    lexical = [(3, 12.0), (2, 5.0)]
-    ranked = [pid for pid, _ in fuse(dense, lexical)]
-    assert ranked[0] == 2  # second in both lists beats first in one
-    assert set(ranked) == {1, 2, 3, 4}
+def test_fusion_scales_each_list_by_its_best_then_mixes() -> None:
+    dense = [(1, 0.8), (2, 0.6), (3, 0.2)]
+    lexical = [(3, 10.0), (2, 8.0), (4, 2.0)]
+    fused = dict(fuse(dense, lexical))
+    assert fused == pytest.approx({1: 0.7, 2: 0.7 * 0.75 + 0.3 * 0.8, 3: 0.7 * 0.25 + 0.3, 4: 0.3 * 0.2})
+    assert [pid for pid, _ in fuse(dense, lexical)] == [2, 1, 3, 4]
+    assert fuse(dense, []) == dense_scaled(dense) and fuse([], []) == []
+
+
+def dense_scaled(dense: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    return [(pid, pytest.approx(0.7 * s / dense[0][1])) for pid, s in dense]
 
 
 def test_modes_from_the_cli(indexed: Path) -> None:
