@@ -116,3 +116,26 @@ def test_bad_datasets_are_one_line_errors(tmp_path: Path, tiny: Path) -> None:
     ]:
         out = runner.invoke(app, ["eval", *args, *cache])
         assert out.exit_code == 2 and says in out.output and len(out.output.strip().splitlines()) == 1, out.output
+
+
+# Built so that each single mode misses one query. q1 needs an exact number, which an
+# embedding barely sees: the short invoices with similar numbers look closer. q2 shares
+# no word with its answer, and its words point BM25 at the bakery note.
+HYBRID_CORPUS = {
+    "electrician": "Electrician. Rewiring the kitchen and the garage: invoice 88412, paid in March.",
+    "invoice-88421": "Invoice 88421. Paid.",
+    "invoice-84812": "Invoice 84812. Paid.",
+    "log-rotation": "Log rotation. Rotate, compress and delete old system logs weekly so the disk never runs out of space.",
+    "bakery": "Bakery. Stop by for a filling breakfast before the drive up to the lake.",
+    "garden": "Garden. Plant garlic cloves in autumn, pointy end up, a hand apart.",
+}
+HYBRID_QUERIES = {"q1": "invoice 88412", "q2": "stop server journals from filling up the drive"}
+
+
+def test_hybrid_beats_both_single_modes_with_the_real_model(tmp_path: Path) -> None:
+    data = write_beir(tmp_path / "hybrid", HYBRID_CORPUS, HYBRID_QUERIES, [("q1", "electrician", 1), ("q2", "log-rotation", 1)])
+    out = CliRunner().invoke(app, ["eval", str(data), "--cache-dir", str(tmp_path / "cache"), "--format", "json"])
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.stdout)
+    ndcg = {r["mode"]: r["scores"]["ndcg_at_10"] for r in report["results"]}
+    assert ndcg["hybrid"] == pytest.approx(1.0) and ndcg["dense"] < 1 and ndcg["lexical"] < 1, ndcg
