@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Iterator, Optional
 
@@ -13,7 +13,6 @@ import typer
 from . import defaults, indexer
 from .api import Index
 from .errors import BadInputError, ExitStatus, SemsearchError
-from .search import MODES
 from .render import (
     EvalProgressBar,
     Format,
@@ -28,6 +27,7 @@ from .render import (
     stderr_console,
     stdout_console,
 )
+from .search import MODES
 
 # Torch, sentence-transformers and faiss are imported only where a model or vectors are
 # used, so --help and error paths never pay for them.

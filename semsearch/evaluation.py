@@ -33,7 +33,7 @@ MODES = ("dense", "lexical", "hybrid")
 DOCS_DIR = "docs"
 _COMPLETE = ".complete"  # written once every document file is in place (hidden: the walk skips it)
 
-# One query's ranking: document ids, best first. Relevance judgements: query -> doc -> grade.
+# Relevance judgements: query id -> document id -> grade (0: judged not relevant).
 Qrels = Mapping[str, Mapping[str, int]]
 
 

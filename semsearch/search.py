@@ -113,7 +113,8 @@ class Searcher:
         while True:
             ranked = self._ranked(mode, text, vector, fetch)
             hits, floor_reached = self._collect(ranked, top_k, min_score, keep, per_file)
-            if len(hits) >= top_k or floor_reached or fetch >= total:
+            all_matches = mode == "lexical" and len(ranked) < fetch  # no more passages hold a query word
+            if len(hits) >= top_k or floor_reached or all_matches or fetch >= total:
                 return hits
             fetch = min(total, fetch * 4)
 
