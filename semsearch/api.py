@@ -96,14 +96,21 @@ class Index:
         self,
         text: str,
         *,
+        mode: str = defaults.MODE,
         top_k: int = defaults.TOP_K,
         min_score: float | None = None,
         path_glob: Sequence[str] = (),
         per_file: int | None = defaults.PER_FILE,
+        query_prompt: str | None = None,
     ) -> list[Hit]:
-        """Passages matching ``text`` by meaning, best first (see :meth:`Searcher.query`)."""
+        """Passages matching ``text`` by meaning and words, best first (see :meth:`Searcher.query`)."""
         with damaged_catalog_is_reported(self.index_dir):
-            return self._searcher.query(text, top_k=top_k, min_score=min_score, path_glob=path_glob, per_file=per_file)
+            return self._searcher.query(text, mode=mode, top_k=top_k, min_score=min_score, path_glob=path_glob,
+                                        per_file=per_file, query_prompt=query_prompt)
+
+    def load_model(self) -> None:
+        """Load the index's model now rather than on the first query (to time queries alone)."""
+        self._searcher.embedder  # noqa: B018 - loading is the property's side effect
 
     def similar(
         self,

@@ -6,6 +6,7 @@ import atexit
 import os
 import sys
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Iterator, Optional
 
@@ -15,17 +16,20 @@ from . import defaults, indexer
 from .api import Index
 from .errors import BadInputError, ExitStatus, SemsearchError
 from .render import (
+    EvalProgressBar,
     Format,
     IndexProgressBar,
     choose_format,
     error,
     notice,
+    render_eval,
     render_info,
     render_report,
     render_results,
     stderr_console,
     stdout_console,
 )
+from .search import MODES
 
 # Torch, sentence-transformers and faiss are imported only where a model or vectors are
 # used, so --help and error paths never pay for them.
@@ -53,13 +57,26 @@ FormatOpt = Annotated[
 ]
 TopKOpt = Annotated[int, typer.Option("--top-k", "-k", help="How many results to show.", min=1)]
 MinScoreOpt = Annotated[
-    Optional[float], typer.Option("--min-score", help="Hide results below this cosine similarity (e.g. 0.3).")
+    Optional[float], typer.Option("--min-score", help="Hide results scoring below this (cosine similarity for "
+                                  "similar and --mode dense, e.g. 0.3; see the README for the other modes).")
 ]
 PathOpt = Annotated[
     Optional[list[str]], typer.Option("--path", help="Only files matching this glob (repeatable), e.g. 'notes/*.md'.")
 ]
 ModelGuardOpt = Annotated[
     Optional[str], typer.Option("--model", help="Fail unless the index was built with this model.", show_default=False)
+]
+QueryPromptOpt = Annotated[
+    Optional[str], typer.Option("--query-prompt", help="Text put before each query when embedding it, e.g. 'query: '; "
+                                "default: the prompt the model declares, if any ('' for none).", show_default=False)
+]
+Mode = Enum("Mode", {m: m for m in MODES}, type=str)  # type: ignore[misc]
+BackendOpt = Annotated[
+    Optional[str],
+    typer.Option("--backend", "-b", envvar="SEMSEARCH_BACKEND", show_default=False,
+                 help=f"How to run the model: {', '.join(defaults.BACKENDS)} (default {defaults.DEFAULT_BACKEND}, "
+                 "or the index's own). onnx gives torch's vectors without loading torch; onnx-int8 is faster "
+                 "still, with vectors about 0.99 alike. Queries use the index's backend."),
 ]
 DeviceOpt = Annotated[
     Optional[str], typer.Option("--device", help="Torch device: cpu, cuda, mps (default: auto).", envvar="SEMSEARCH_DEVICE")
@@ -122,13 +139,7 @@ def index(
         Optional[int], typer.Option("--overlap", help=f"Tokens shared by consecutive passages "
                                     f"(default {defaults.OVERLAP_TOKENS}).", show_default=False)
     ] = None,
-    backend: Annotated[
-        Optional[str],
-        typer.Option("--backend", "-b", envvar="SEMSEARCH_BACKEND", show_default=False,
-                     help=f"How to run the model: {', '.join(defaults.BACKENDS)} (default {defaults.DEFAULT_BACKEND}, "
-                     "or the index's own). onnx gives torch's vectors without loading torch; onnx-int8 is faster "
-                     "still, with vectors about 0.99 alike. Queries use the index's backend."),
-    ] = None,
+    backend: BackendOpt = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Passages per model batch.", min=1,
                                             envvar="SEMSEARCH_BATCH_SIZE")] = defaults.BATCH_SIZE,
     device: DeviceOpt = None,
@@ -172,6 +183,9 @@ def query(
     path_glob: PathOpt = None,
     per_file: Annotated[int, typer.Option("--per-file", help="Passages shown per file.", min=1)] = defaults.PER_FILE,
     chunks: Annotated[bool, typer.Option("--chunks", help="Show every matching passage, not the best per file.")] = False,
+    mode: Annotated[Mode, typer.Option("--mode", help="dense: by meaning (embeddings); lexical: by words (BM25); "
+                                       "hybrid: both, fused.", case_sensitive=False)] = Mode(defaults.MODE),
+    query_prompt: QueryPromptOpt = None,
     index_path: IndexOpt = None,
     model: ModelGuardOpt = None,
     device: DeviceOpt = None,
@@ -183,8 +197,8 @@ def query(
         with _open(index_path, model, device) as idx:
             results = [
                 (q if batch is not None else None,
-                 idx.query(q, top_k=top_k, min_score=min_score, path_glob=path_glob or (),
-                           per_file=None if chunks else per_file))
+                 idx.query(q, mode=mode.value, top_k=top_k, min_score=min_score, path_glob=path_glob or (),
+                           per_file=None if chunks else per_file, query_prompt=query_prompt))
                 for q in queries
             ]
             _finish(results, fmt, idx.notices)
@@ -221,6 +235,60 @@ def info(index_path: IndexOpt = None, fmt: FormatOpt = None) -> None:
 
 
 app.command("status", help="The same as info.")(info)
+
+
+@app.command("eval")
+def eval_(
+    dataset: Annotated[Path, typer.Argument(help="A BEIR-layout folder: corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv.")],
+    split: Annotated[str, typer.Option("--split", help="Which qrels/SPLIT.tsv judges the queries.")] = "test",
+    model: Annotated[
+        Optional[str], typer.Option("--model", "-m", envvar="SEMSEARCH_MODEL", show_default=False,
+                                    help=f"Model name or folder (default {defaults.DEFAULT_MODEL}).")
+    ] = None,
+    modes: Annotated[
+        Optional[list[Mode]], typer.Option("--mode", help="Evaluate only this mode (repeatable; default: all).",
+                                           case_sensitive=False, show_default=False)
+    ] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="Only the first N queries, for a quick look.",
+                                                 min=1, show_default=False)] = None,
+    ignore_identical_ids: Annotated[
+        bool, typer.Option("--ignore-identical-ids", help="Drop a retrieved document whose id is the query's "
+                           "(ArguAna-style datasets, where each query is also a document).")
+    ] = False,
+    chunk_tokens: Annotated[
+        Optional[int], typer.Option("--chunk-tokens", help="Tokens per passage (default as for index).", show_default=False)
+    ] = None,
+    query_prompt: QueryPromptOpt = None,
+    backend: BackendOpt = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Passages per model batch.", min=1,
+                                            envvar="SEMSEARCH_BATCH_SIZE")] = defaults.BATCH_SIZE,
+    device: DeviceOpt = None,
+    cache: Annotated[
+        Optional[Path], typer.Option("--cache-dir", show_default=False, help="Where evaluation indexes are kept "
+                                     "(default: $SEMSEARCH_CACHE_DIR, else $XDG_CACHE_HOME/semsearch).")
+    ] = None,
+    fmt: Annotated[
+        Optional[Format], typer.Option("--format", "-f", help="json or jsonl for scripts; anything else prints a table.",
+                                       case_sensitive=False, show_default=False)
+    ] = None,
+) -> None:
+    """Measure search quality on a BEIR dataset: nDCG@10, Recall@100 and MRR@10 per mode.
+
+    The corpus is indexed once (cached by dataset, model and settings) and reused.
+    """
+    from .evaluation import run_eval
+
+    with _errors_to_exit_codes():
+        settings: dict[str, object] = {"backend": backend or defaults.DEFAULT_BACKEND}
+        if chunk_tokens is not None:
+            settings["chunk_tokens"] = chunk_tokens
+        with IndexProgressBar(stderr_console()) as bar, EvalProgressBar(stderr_console()) as queries:
+            report = run_eval(
+                dataset, split=split, model=model, settings=settings, modes=[m.value for m in modes or Mode],
+                limit=limit, ignore_identical_ids=ignore_identical_ids, query_prompt=query_prompt, cache=cache,
+                on_index_progress=bar.update, on_query=queries.update, batch_size=batch_size, device=device,
+            )
+        render_eval(report, fmt or Format.table, stdout_console())
 
 
 @contextmanager

@@ -14,7 +14,7 @@ INDEX_DIR_NAME = ".semsearch"
 CATALOG_NAME = "catalog.sqlite"
 FAISS_NAME = "vectors.faiss"
 LOCK_NAME = "lock"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: FTS5 lexical index over the passages
 
 # How passages are turned into vectors: torch runs sentence-transformers; onnx runs an
 # ONNX copy of the same model (same vectors, no torch at query time); onnx-int8 runs
@@ -39,6 +39,10 @@ COMMIT_EVERY = 256
 TOP_K = 10
 PER_FILE = 1
 
+# How `query` ranks passages (dense, lexical or hybrid), and the weight of the dense
+# list in the hybrid mix, chosen by measurement on SciFact's train queries (BENCHMARKS.md).
+MODE = "hybrid"
+HYBRID_DENSE_WEIGHT = 0.7
 
 def cache_dir() -> Path:
     """Where semsearch keeps what it can remake (ONNX copies of models):

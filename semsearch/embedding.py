@@ -99,7 +99,7 @@ class EmbedderLike(Protocol):
 
     def token_spans(self, text: str) -> Sequence[tuple[int, int]]: ...
     def embed_documents(self, texts: Sequence[str]) -> "np.ndarray": ...
-    def embed_query(self, text: str) -> "np.ndarray": ...
+    def embed_query(self, text: str, prompt: str | None = None) -> "np.ndarray": ...
 
 
 EmbedderFactory = Callable[[ModelRef, str], EmbedderLike]  # (model, backend) -> embedder
@@ -200,16 +200,23 @@ class Embedder:
         """Passages -> float32 array (n, dimension), rows of unit length."""
         return self._encode(texts, "document")
 
-    def embed_query(self, text: str) -> "np.ndarray":
-        """A query -> float32 vector (dimension,), unit length."""
-        return self._encode([text], "query")[0]
+    def embed_query(self, text: str, prompt: str | None = None) -> "np.ndarray":
+        """A query -> float32 vector (dimension,), unit length.
 
-    def _encode(self, texts: Sequence[str], kind: str) -> "np.ndarray":
+        Args:
+            prompt: put before the query; None for the model's own query prompt
+                (as its sentence-transformers config declares), "" for none.
+        """
+        return self._encode([text], "query", prompt)[0]
+
+    def _encode(self, texts: Sequence[str], kind: str, prompt: str | None = None) -> "np.ndarray":
         import numpy as np
 
+        # encode_query / encode_document apply the prompts the model's config declares.
         encode = self._model.encode_query if kind == "query" else self._model.encode_document
         vectors = encode(
             list(texts),
+            prompt=prompt,
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,

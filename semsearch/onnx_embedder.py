@@ -82,9 +82,13 @@ class OnnxEmbedder:
         """Passages -> float32 array (n, dimension), rows of unit length."""
         return self._encode([self._document_prompt + t for t in texts])
 
-    def embed_query(self, text: str) -> np.ndarray:
-        """A query -> float32 vector (dimension,), unit length."""
-        return self._encode([self._query_prompt + text])[0]
+    def embed_query(self, text: str, prompt: str | None = None) -> np.ndarray:
+        """A query -> float32 vector (dimension,), unit length.
+
+        Args:
+            prompt: put before the query; None for the model's own query prompt.
+        """
+        return self._encode([(self._query_prompt if prompt is None else prompt) + text])[0]
 
     def _case(self, text: str) -> str:
         return text.lower() if self._config["do_lower_case"] else text

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .api import IndexInfo
+from .evaluation import EvalReport
 from .indexer import IndexReport
 from .indexer import Progress as IndexProgress
 from .search import Hit
@@ -215,6 +216,27 @@ def render_info(info: IndexInfo, fmt: Format, out: Console) -> None:
     out.print(table)
 
 
+def render_eval(report: EvalReport, fmt: Format, out: Console) -> None:
+    """``semsearch eval``: one row per mode, or one JSON object."""
+    if fmt in (Format.json, Format.jsonl):
+        data = asdict(report)
+        data["index_dir"] = str(report.index_dir)
+        _write_json(data, fmt)
+        return
+    how = "reused" if report.index_reused else "built"
+    table = Table(title=f"{report.dataset} ({report.split}, {report.documents} documents) · {report.model_id} · "
+                        f"{report.backend}",
+                  title_justify="left", caption=f"index {how} in {report.index_seconds:.1f}s: {report.index_dir}",
+                  caption_justify="left")
+    for name in ("mode", "nDCG@10", "Recall@100", "MRR@10", "queries", "seconds"):
+        table.add_column(name, justify="left" if name == "mode" else "right")
+    for r in report.results:
+        s = r.scores
+        table.add_row(r.mode, f"{s.ndcg_at_10:.4f}", f"{s.recall_at_100:.4f}", f"{s.mrr_at_10:.4f}", str(r.queries),
+                      f"{r.seconds:.1f}")
+    out.print(table)
+
+
 def _when(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
 
@@ -256,3 +278,26 @@ class IndexProgressBar:
         elapsed = now - (self._started or now)
         rate = f"{event.passages / elapsed:.0f} passages/s" if elapsed > 0.5 and event.passages else ""
         self._progress.update(self._task, completed=event.files_done, passages=event.passages, rate=rate)
+
+
+class EvalProgressBar:
+    """Queries run per mode, on stderr (only on a terminal)."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} queries"),
+            TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal,
+        )
+        self._tasks: dict[str, object] = {}
+
+    def __enter__(self) -> "EvalProgressBar":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def update(self, mode: str, done: int, total: int) -> None:
+        if mode not in self._tasks:
+            self._progress.start()
+            self._tasks[mode] = self._progress.add_task(mode, total=total)
+        self._progress.update(self._tasks[mode], completed=done)  # type: ignore[arg-type]

@@ -1,11 +1,19 @@
-"""Find passages by meaning (``query``) and files like a given one (``similar``).
+"""Find passages by meaning and by words (``query``), and files like a given one (``similar``).
 
-Scores are cosine similarities: vectors are unit length and faiss ranks by inner
-product. A file's vector for ``similar`` is the normalised mean of its passages'.
+Three ways to rank passages, each with its own score:
+
+- ``dense``: cosine similarity of the query's and passage's embeddings (unit vectors,
+  faiss inner product), -1..1.
+- ``lexical``: BM25 over the passage text (SQLite FTS5), 0 and up; the query's words
+  are quoted one by one, so any text is a valid query, and any word may match.
+- ``hybrid``: both lists fused (:func:`fuse`), 0..1, relative to the query's best passages.
+
+A file's vector for ``similar`` is the normalised mean of its passages'.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -13,6 +21,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import pathspec
 
+from . import defaults
 from .chunking import chunk_text
 from .corpus import FileEntry, Skipped, compile_globs, read_document
 from .embedding import EmbedderFactory, EmbedderLike, mean_vector, resolve_model
@@ -21,6 +30,11 @@ from .store import Store
 
 if TYPE_CHECKING:
     import faiss
+
+MODES = ("dense", "lexical", "hybrid")
+_WORD = re.compile(r"\w+")
+# FTS5 parses a long OR chain recursively; a query's first words are plenty to rank by.
+_MAX_QUERY_WORDS = 64
 
 
 @dataclass(frozen=True)
@@ -70,64 +84,78 @@ class Searcher:
         self,
         text: str,
         *,
+        mode: str = defaults.MODE,
         top_k: int = 10,
         min_score: float | None = None,
         path_glob: Sequence[str] = (),
         per_file: int | None = 1,
+        query_prompt: str | None = None,
     ) -> list[Hit]:
         """The passages that best match ``text``, best first.
 
         Args:
             text: what to look for, in plain words.
+            mode: ``dense`` (meaning: cosine similarity of embeddings), ``lexical``
+                (words: BM25 over the passages), or ``hybrid`` (both, fused).
             top_k: how many results (rows) to return at most.
-            min_score: leave out results scoring below this cosine similarity.
+            min_score: leave out results scoring below this (in the mode's score).
             path_glob: keep only files matching one of these globs.
             per_file: at most this many passages per file; None for no limit.
+            query_prompt: text put before the query when embedding it; None for
+                the model's own query prompt, if it declares one.
         """
+        if mode not in MODES:
+            raise BadInputError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
         if not text.strip():
             raise BadInputError("the query is empty; say what you are looking for")
         _check_limits(top_k, per_file)
-        vector = self.embedder.embed_query(text)
-        index = self._vector_index()
         keep = compile_globs(path_glob)
-        fetch = min(index.ntotal, max(50, top_k * (per_file or 1) * 4))
+        vector = self.embedder.embed_query(text, prompt=query_prompt) if mode != "lexical" else None
+        total = self.store.count_passages()
+        fetch = min(total, max(50, top_k * (per_file or 1) * 4))
         # Filters can reject many candidates: widen the search until enough pass.
         while True:
-            hits, exhausted = self._collect(index, vector, fetch, top_k, min_score, keep, per_file)
-            if len(hits) >= top_k or exhausted or fetch >= index.ntotal:
+            ranked = self._ranked(mode, text, vector, fetch)
+            hits, floor_reached = self._collect(ranked, top_k, min_score, keep, per_file)
+            all_matches = mode == "lexical" and len(ranked) < fetch  # no more passages hold a query word
+            if len(hits) >= top_k or floor_reached or all_matches or fetch >= total:
                 return hits
-            fetch = min(index.ntotal, fetch * 4)
+            fetch = min(total, fetch * 4)
+
+    def _ranked(self, mode: str, text: str, vector: np.ndarray | None, fetch: int) -> list[tuple[int, float]]:
+        """Up to ``fetch`` passages per retriever as (passage id, score), best first."""
+        if fetch == 0:
+            return []
+        lexical = self.store.lexical(match, fetch) if mode != "dense" and (match := fts_query(text)) else []
+        if mode == "lexical":
+            return lexical
+        scores, ids = self._vector_index().search(vector.reshape(1, -1), fetch)  # type: ignore[union-attr]
+        dense = [(int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
+        return dense if mode == "dense" else fuse(dense, lexical)
 
     def _collect(
         self,
-        index: "faiss.Index",
-        vector: np.ndarray,
-        fetch: int,
+        ranked: list[tuple[int, float]],
         top_k: int,
         min_score: float | None,
         keep: pathspec.GitIgnoreSpec | None,
         per_file: int | None,
     ) -> tuple[list[Hit], bool]:
-        """The first ``top_k`` hits among the ``fetch`` nearest passages, and whether
-        the score floor was reached (so a wider search cannot add any)."""
-        if fetch == 0:
-            return [], True
-        scores, ids = index.search(vector.reshape(1, -1), fetch)
-        rows = self.store.passages([i for i in ids[0] if i >= 0])
+        """The first ``top_k`` hits among ranked passages, and whether the score floor
+        was reached (so a wider search cannot add any)."""
+        rows = self.store.passages([pid for pid, _ in ranked])
         hits: list[Hit] = []
         per: dict[str, int] = {}
-        for score, pid in zip(scores[0], ids[0]):
-            if pid < 0:
-                break
+        for pid, score in ranked:
             if min_score is not None and score < min_score:
                 return hits, True  # ranked by score: nothing further can pass
-            row = rows.get(int(pid))
+            row = rows.get(pid)
             if row is None or (keep is not None and not keep.match_file(row.path)):
                 continue
             if per_file is not None and per.get(row.path, 0) >= per_file:
                 continue
             per[row.path] = per.get(row.path, 0) + 1
-            hits.append(Hit(len(hits) + 1, float(score), row.path, row.start_line, row.end_line, row.text))
+            hits.append(Hit(len(hits) + 1, score, row.path, row.start_line, row.end_line, row.text))
             if len(hits) == top_k:
                 break
         return hits, False
@@ -201,6 +229,31 @@ class Searcher:
         if self._vectors is None:
             self._vectors = self.store.vector_index()
         return self._vectors
+
+
+def fts_query(text: str) -> str | None:
+    """Any text as a valid FTS5 query: each distinct word quoted (so ``AND``, ``*``,
+    ``-`` or ``"`` are plain text), any of them may match. None if there is no word."""
+    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))[:_MAX_QUERY_WORDS]
+    return " OR ".join(f'"{w}"' for w in words) or None  # a word never holds a quote
+
+
+def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """Hybrid ranking of (passage id, score) lists, best first.
+
+    Each list's scores are divided by its best, so each retriever's top passage scores
+    1, then mixed: ``w * dense + (1 - w) * lexical`` (w = ``defaults.HYBRID_DENSE_WEIGHT``;
+    a passage absent from a list scores 0 there). The result is 0..1, 1 only for a
+    passage that is first in both lists, and does not depend on how deep the lists go.
+    Chosen over reciprocal rank fusion and min-max scaling by measurement (BENCHMARKS.md).
+    """
+    w = defaults.HYBRID_DENSE_WEIGHT
+    scores: dict[int, float] = {}
+    for weight, ranked in ((w, dense), (1 - w, lexical)):
+        best = ranked[0][1] if ranked and ranked[0][1] > 0 else 1.0
+        for pid, score in ranked:
+            scores[pid] = scores.get(pid, 0.0) + weight * score / best
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
 def _check_limits(top_k: int, per_file: int | None) -> None:

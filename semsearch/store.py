@@ -59,6 +59,18 @@ CREATE TABLE chunks (
     vector BLOB NOT NULL
 );
 CREATE INDEX chunks_file ON chunks(file_id);
+-- Lexical search: an external-content FTS5 index over the passage text, kept in step
+-- by triggers, so every write path (put, delete, cascade) updates it in the same
+-- transaction as the passages themselves. Porter stemming: "rotating" finds "rotate".
+CREATE VIRTUAL TABLE chunks_fts USING fts5(
+    text, content='chunks', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
 """
 
 
@@ -338,6 +350,16 @@ class Store:
             )
             out.update((r[0], PassageRecord(*r)) for r in rows)
         return out
+
+    def lexical(self, match: str, limit: int) -> list[tuple[int, float]]:
+        """The ``limit`` passages that best match an FTS5 ``match`` expression, best
+        first, as (passage id, BM25 score; higher is better)."""
+        rows = self._conn.execute(
+            "SELECT rowid, -bm25(chunks_fts) AS score FROM chunks_fts WHERE chunks_fts MATCH ? "
+            "ORDER BY score DESC, rowid LIMIT ?",
+            (match, limit),
+        )
+        return [(r[0], r[1]) for r in rows]
 
     def file_vectors(self, path: str) -> tuple[list[int], np.ndarray]:
         """The passage ids and vectors of one indexed file (empty if it has none)."""

@@ -45,8 +45,8 @@ class FakeEmbedder:
         self.calls.append(len(texts))
         return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dimension), np.float32)
 
-    def embed_query(self, text: str) -> np.ndarray:
-        return self._vector(text)
+    def embed_query(self, text: str, prompt: str | None = None) -> np.ndarray:
+        return self._vector((prompt or "") + text)
 
 
 def fake_loader(ref: ModelRef, backend: str = "torch", **_options: object) -> FakeEmbedder:

@@ -87,7 +87,8 @@ def test_results_carry_line_ranges_and_respect_filters(notes: Path, fake: FakeFa
             assert hit.text == "\n".join(lines)
         assert [h.rank for h in passages] == [1, 2, 3, 4, 5]
         assert all(h.path.startswith("sub/") for h in idx.query("anything at all", path_glob=["sub/*"]))
-        assert idx.query("gardening tomatoes", min_score=0.999) == []
+        assert idx.query("gardening tomatoes", mode="dense", min_score=0.999) == []  # cosine
+        assert idx.query("gardening tomatoes", min_score=1.001) == []  # hybrid scores are at most 1
 
 
 def test_similar_uses_stored_vectors_for_an_indexed_file(notes: Path, fake: FakeFactory) -> None:

@@ -1,0 +1,122 @@
+"""Lexical search (SQLite FTS5) kept in step with the passages, and query modes
+(fast: a fake embedder; the real model's hybrid is measured in test_eval.py)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from semsearch import Index, sync
+from semsearch.cli import app
+from semsearch.errors import BadInputError, CorruptIndexError
+from semsearch.search import fts_query, fuse
+
+from .conftest import FakeFactory
+
+HOSTILE = [
+    '"', '""', "'", "AND", "OR", "NOT", "a AND b", "NEAR(logs rotate)", "logs NOT bread", "*", "log*", "-logs",
+    "+logs", "^logs", "logs:rotate", "text:logs", "chunks_fts:logs", "(((", ")", "{logs}", "[logs]", "a OR",
+    "'; DROP TABLE chunks; --", "\x00", "\\", "ｌｏｇｓ", "日志轮换", "ログ", "🍞 bread 🍞", "é́", "_", "a_b",
+    "logrotate" * 200, " ".join(f"w{i}" for i in range(5000)),
+]
+
+
+@pytest.fixture
+def indexed(notes: Path, fake: FakeFactory) -> Path:
+    sync(notes, embedder_factory=fake)
+    return notes
+
+
+def lexical(root: Path, text: str, **kwargs) -> list[str]:
+    with Index(root, embedder_factory=FakeFactory()) as idx:
+        return [h.path for h in idx.query(text, mode="lexical", **kwargs)]
+
+
+def test_lexical_finds_words_and_stems(indexed: Path) -> None:
+    assert lexical(indexed, "logrotate") == ["logs.md"]
+    assert lexical(indexed, "temple") == ["sub/kyoto.md"]  # porter stemming: temple ~ temples
+    assert lexical(indexed, "KNEADING yeast") == ["bread.txt"]  # case and stem folded
+    assert lexical(indexed, "nothing matches zzzz") == []
+
+
+def test_lexical_index_follows_edits_deletes_and_rebuilds(indexed: Path, fake: FakeFactory) -> None:
+    (indexed / "logs.md").write_text("# Logs\n\nShip logs to a central syslog server instead.\n")
+    (indexed / "bread.txt").unlink()
+    (indexed / "new.md").write_text("Sourdough needs a starter fed daily.\n")
+    sync(indexed, embedder_factory=fake)
+    assert lexical(indexed, "logrotate") == []  # the old passage is gone from the FTS index too
+    assert lexical(indexed, "syslog") == ["logs.md"]
+    assert lexical(indexed, "yeast") == []
+    assert lexical(indexed, "sourdough") == ["new.md"]
+    sync(indexed, embedder_factory=fake, rebuild=True)
+    assert lexical(indexed, "syslog") == ["logs.md"] and lexical(indexed, "sourdough") == ["new.md"]
+    conn = sqlite3.connect(indexed / ".semsearch" / "catalog.sqlite")
+    conn.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('integrity-check')")  # raises if out of step
+    assert conn.execute("SELECT count(*) FROM chunks_fts").fetchone() == conn.execute(
+        "SELECT count(*) FROM chunks").fetchone()
+
+
+def test_an_index_of_schema_1_asks_for_a_rebuild(indexed: Path, fake: FakeFactory) -> None:
+    conn = sqlite3.connect(indexed / ".semsearch" / "catalog.sqlite")
+    with conn:
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    conn.close()
+    with pytest.raises(CorruptIndexError, match=r"schema version 1, this semsearch reads 2; .*--rebuild"):
+        Index(indexed, embedder_factory=fake)
+    sync(indexed, embedder_factory=fake, rebuild=True)
+    assert lexical(indexed, "logrotate") == ["logs.md"]
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_queries_are_never_an_fts_error(indexed: Path, text: str) -> None:
+    with Index(indexed, embedder_factory=FakeFactory()) as idx:
+        for mode in ("lexical", "hybrid"):
+            if text.strip():
+                idx.query(text, mode=mode)
+            else:
+                with pytest.raises(BadInputError):
+                    idx.query(text, mode=mode)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(min_size=1, max_size=200))
+def test_any_text_is_a_valid_lexical_query(indexed: Path, text: str) -> None:
+    match = fts_query(text)
+    with Index(indexed, embedder_factory=FakeFactory()) as idx:
+        if match is not None:
+            idx.store.lexical(match, 10)  # raises sqlite3.OperationalError on an FTS syntax error
+        if text.strip():
+            idx.query(text, mode="lexical")
+
+
+def test_fts_query_quotes_each_word_once() -> None:
+    assert fts_query('Logs AND "rotate" logs -x*') == '"logs" OR "and" OR "rotate" OR "x"'
+    assert fts_query("?! ...") is None
+
+
+def test_fusion_scales_each_list_by_its_best_then_mixes() -> None:
+    dense = [(1, 0.8), (2, 0.6), (3, 0.2)]
+    lexical = [(3, 10.0), (2, 8.0), (4, 2.0)]
+    fused = dict(fuse(dense, lexical))
+    assert fused == pytest.approx({1: 0.7, 2: 0.7 * 0.75 + 0.3 * 0.8, 3: 0.7 * 0.25 + 0.3, 4: 0.3 * 0.2})
+    assert [pid for pid, _ in fuse(dense, lexical)] == [2, 1, 3, 4]
+    assert fuse(dense, []) == dense_scaled(dense) and fuse([], []) == []
+
+
+def dense_scaled(dense: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    return [(pid, pytest.approx(0.7 * s / dense[0][1])) for pid, s in dense]
+
+
+def test_modes_from_the_cli(indexed: Path) -> None:
+    runner = CliRunner()
+    out = runner.invoke(app, ["query", "logrotate", "--mode", "lexical", "--index", str(indexed), "-f", "paths"])
+    assert out.exit_code == 0 and out.stdout == "logs.md\n"
+    out = runner.invoke(app, ["query", "zzzz", "--mode", "lexical", "--index", str(indexed)])
+    assert out.exit_code == 1
+    out = runner.invoke(app, ["query", "logs", "--mode", "fuzzy", "--index", str(indexed)])
+    assert out.exit_code == 2 and "fuzzy" in out.output
