@@ -9,7 +9,9 @@
   cold     a cold `semsearch query` (new process, median of --runs): wall time and peak RSS,
            next to `python -c "import sentence_transformers"`;
   warm     in-process query latency p50/p95 and memory at 10k, 100k and 1M passages
-           (synthetic unit vectors in faiss, real query encoding).
+           (synthetic unit vectors in faiss, real query encoding);
+  quality  `semsearch eval` of SciFact on each backend: nDCG@10 dense and hybrid, and the
+           passages/s of the build (when this run built the index; eval caches it).
 With --write, each part's table replaces its own section of BENCHMARKS.md. The machine is
 shared and noisy: compare the ratios, which are measured side by side.
 """
@@ -152,7 +154,7 @@ def bench_cold(tmp: Path, runs: int) -> list[tuple[str, str, str]]:
     return rows
 
 
-def bench_warm(runs: int) -> list[tuple[str, str, str]]:
+def bench_warm() -> list[tuple[str, str, str]]:
     script = r"""
 import json, resource, statistics, sys, time
 import numpy as np, faiss
@@ -190,7 +192,23 @@ print(json.dumps(out))
     return rows
 
 
-PARTS = ("index", "reindex", "cold", "warm")
+def bench_quality() -> list[tuple[str, str, str]]:
+    rows, reference = [], None
+    for backend in BACKENDS:
+        _, _, _, out = timed_child(SEMSEARCH + ["eval", str(SCIFACT), "--backend", backend, "--mode", "dense",
+                                                "--mode", "hybrid", "-f", "json"])
+        report = json.loads(out)
+        ndcg = {r["mode"]: r["scores"]["ndcg_at_10"] for r in report["results"]}
+        reference = ndcg["dense"] if reference is None else reference
+        built = ("index reused from the cache" if report["index_reused"] else
+                 f"index built at {report['passages_embedded'] / report['index_seconds']:.1f} passages/s "
+                 f"({report['passages_embedded']} passages, {report['index_seconds']:.0f} s)")
+        rows.append((f"SciFact test, {backend} backend", f"nDCG@10 dense {ndcg['dense']:.4f}, hybrid {ndcg['hybrid']:.4f}",
+                     f"dense {ndcg['dense'] - reference:+.4f} vs torch; {built}"))
+    return rows
+
+
+PARTS = ("index", "reindex", "cold", "warm", "quality")
 
 
 def main() -> None:
@@ -207,13 +225,14 @@ def main() -> None:
                 "index": lambda: bench_index(Path(tmp), args.docs),
                 "reindex": lambda: bench_reindex(Path(tmp), args.runs),
                 "cold": lambda: bench_cold(Path(tmp), args.runs),
-                "warm": lambda: bench_warm(args.runs),
+                "warm": bench_warm,
+                "quality": bench_quality,
             }[part]()
         table = "| measure | result | next to its baseline |\n|---|---|---|\n" + "\n".join(
             f"| {a} | {b} | {c} |" for a, b, c in rows
         )
         docs = f" --docs {args.docs}" if part == "index" and args.docs else ""
-        runs = f" --runs {args.runs}" if part != "index" else ""
+        runs = f" --runs {args.runs}" if part not in ("index", "quality") else ""
         command = f"python benchmarks/perf.py --only {part}{docs}{runs} --write"
         section = (f"<!-- perf-{part}:start -->\nMeasured {time.strftime('%Y-%m-%d')} on {machine} with "
                    f"`{command}`:\n\n{table}\n<!-- perf-{part}:end -->")
