@@ -166,6 +166,7 @@ rng = np.random.default_rng(0)
 out = []
 for n in sizes:
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    faiss.omp_set_num_threads(1)  # as semsearch's Searcher does for its one-at-a-time queries
     index = faiss.IndexIDMap2(faiss.IndexFlatIP(embedder.dimension))
     for start in range(0, n, 100_000):
         block = rng.standard_normal((min(100_000, n - start), embedder.dimension), dtype=np.float32)
@@ -232,7 +233,7 @@ def main() -> None:
             f"| {a} | {b} | {c} |" for a, b, c in rows
         )
         docs = f" --docs {args.docs}" if part == "index" and args.docs else ""
-        runs = f" --runs {args.runs}" if part not in ("index", "quality") else ""
+        runs = f" --runs {args.runs}" if part in ("reindex", "cold") else ""
         command = f"python benchmarks/perf.py --only {part}{docs}{runs} --write"
         section = (f"<!-- perf-{part}:start -->\nMeasured {time.strftime('%Y-%m-%d')} on {machine} with "
                    f"`{command}`:\n\n{table}\n<!-- perf-{part}:end -->")

@@ -54,8 +54,9 @@ def copy_folder(ref: ModelRef) -> Path:
 
 
 def int8_variant() -> str:
-    """Which int8 weights suit this CPU: ``vnni`` where it has VNNI (or is not x86),
-    else ``portable`` (7-bit weights, which keep AVX2's int8 multiply from saturating)."""
+    """Which int8 weights suit this CPU: full 8-bit ones (``vnni``) where x86 has VNNI, or
+    on other architectures, whose int8 dot products do not saturate; else 7-bit ones
+    (``portable``), which keep AVX2's pairwise int8 multiply-add from saturating."""
     if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
         return "vnni"
     try:

@@ -227,7 +227,13 @@ class Searcher:
 
     def _vector_index(self) -> "faiss.Index":
         if self._vectors is None:
+            import faiss
+
             self._vectors = self.store.vector_index()
+            # One query at a time runs faster on one thread than fanned out by OpenMP
+            # (a million passages: 153 ms against 215 ms on 2 cores; BENCHMARKS.md), and
+            # leaves the other core to the model's runtime.
+            faiss.omp_set_num_threads(1)
         return self._vectors
 
 

@@ -84,7 +84,8 @@ def test_file_reader_on_any_bytes_never_raises(tmp_path_factory: pytest.TempPath
 # Each search mode and how to ask for it; the lexical and hybrid modes (issue #3) join
 # here as {"mode": "lexical"}, {"mode": "hybrid"}: FTS5 query syntax is where arbitrary
 # strings hurt most.
-MODES = {"dense": {}}
+# Every query mode; lexical turns any string into an FTS5 query, where syntax errors would live.
+MODES = {"dense": {"mode": "dense"}, "lexical": {"mode": "lexical"}, "hybrid": {"mode": "hybrid"}}
 SECRET = "The vault combination is 31-41-59, written nowhere else."
 
 
@@ -132,7 +133,10 @@ def check_query(idx: Index, text: str, mode: str) -> None:
     except BadInputError as exc:
         assert "empty" in str(exc) and (not text.strip() or not idx._searcher.embedder.token_spans(text[:500]))
         return
-    assert 1 <= len(hits) <= 3 and all(-1.0001 <= h.score <= 1.0001 for h in hits)
+    if mode == "lexical":  # may match no word at all; BM25 scores are 0 and up
+        assert len(hits) <= 3 and all(h.score >= 0 for h in hits)
+    else:
+        assert 1 <= len(hits) <= 3 and all(-1.0001 <= h.score <= 1.0001 for h in hits)
     assert len(similar) <= 2
 
 
