@@ -22,15 +22,8 @@ from .chunking import Chunk, chunk_text
 from .corpus import Document, FileEntry, Skipped, digest_bytes, read_document, walk
 from .embedding import EmbedderFactory, EmbedderLike, check_backend, load_embedder, resolve_model
 from .errors import BadInputError, NoTextFilesError, SemsearchError, SettingsMismatchError
-from .store import (
-    FileRecord,
-    IndexSettings,
-    Store,
-    damaged_catalog_is_reported,
-    exchange_folders,
-    index_state,
-    writer_lock,
-)
+from .folder import exchange_folders, writer_lock
+from .store import FileRecord, IndexSettings, Store, damaged_catalog_is_reported, index_state
 
 
 TOO_LARGE = "larger than --max-file-size"

@@ -4,7 +4,7 @@
 with their text and vectors. ``vectors.faiss`` is a cache of the passage vectors
 for fast search, stamped with the catalog's generation; when the stamps differ
 (a run was interrupted between the two writes) it is rebuilt from the catalog.
-One writer at a time, enforced with an advisory lock the OS drops if the writer dies.
+One writer at a time (``folder.writer_lock``).
 The catalog is in WAL mode and readers hold one read transaction for their whole
 session, so a query during an ``index`` run sees one committed state throughout and
 never blocks the writer. Everything in ``.semsearch/`` is owner-only: it holds the
@@ -13,7 +13,6 @@ text of every note.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import sqlite3
@@ -28,7 +27,7 @@ import numpy as np
 
 from .defaults import CATALOG_NAME, FAISS_NAME, INDEX_DIR_NAME, LOCK_NAME, SCHEMA_VERSION
 from .embedding import mean_vector
-from .errors import CorruptIndexError, IndexLockedError, IndexNotFoundError, SettingsMismatchError
+from .errors import CorruptIndexError, IndexNotFoundError, SettingsMismatchError
 
 if TYPE_CHECKING:
     import faiss
@@ -483,58 +482,3 @@ class Store:
     def delete_file(self, path: str) -> None:
         """Forget a file and its passages (inside a transaction)."""
         self._conn.execute("DELETE FROM files WHERE path = ?", (path,))
-
-
-@contextmanager
-def writer_lock(index_dir: Path) -> Iterator[None]:
-    """Exclusive advisory lock on ``index_dir/lock``, which records the holder's pid.
-
-    The OS releases the lock when its holder exits or is killed, so a lock left by a
-    dead process is simply taken over.
-
-    Raises:
-        IndexLockedError: another live process holds it.
-    """
-    import fcntl
-
-    index_dir.mkdir(mode=0o700, exist_ok=True)
-    fd = os.open(index_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise IndexLockedError(
-                f"another index is running on {index_dir.parent} (pid {holder}); "
-                "wait for it to finish, then run this again"
-            ) from None
-        pid = str(os.getpid()).encode()
-        os.pwrite(fd, pid, 0)  # over the dead holder's pid, then cut what is left of it
-        os.ftruncate(fd, len(pid))
-        yield
-    finally:
-        os.close(fd)
-
-
-def exchange_folders(a: Path, b: Path) -> None:
-    """Swap two folders' names in one step where the OS can (Linux ``renameat2``), so
-    a crash leaves one or the other complete under each name; elsewhere, two renames."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        renameat2 = None
-    if renameat2 is not None:
-        at_fdcwd, rename_exchange = -100, 2
-        if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
-            return
-        err = ctypes.get_errno()
-        if err not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):  # else: unsupported here, fall back
-            raise OSError(err, os.strerror(err), str(a))
-    spare = a.with_name(a.name + ".swap")
-    os.rename(a, spare)
-    os.rename(b, a)
-    os.rename(spare, b)

@@ -23,7 +23,7 @@ from semsearch.errors import (
     NoTextFilesError,
     SettingsMismatchError,
 )
-from semsearch.store import writer_lock
+from semsearch.folder import writer_lock
 
 from .conftest import FakeFactory, fingerprint
 
