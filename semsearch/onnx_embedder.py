@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from .defaults import BATCH_SIZE
 from .onnx_export import CONFIG_NAME, model_file
 
 if TYPE_CHECKING:
@@ -33,10 +34,9 @@ class OnnxEmbedder:
         folder: the copy's folder.
         quantized: run the int8 model rather than the fp32 one.
         batch_size: passages per forward pass.
-        threads: onnxruntime intra-op threads (None: one per core).
     """
 
-    def __init__(self, folder: Path, quantized: bool = False, batch_size: int = 32, threads: int | None = None) -> None:
+    def __init__(self, folder: Path, quantized: bool = False, batch_size: int = BATCH_SIZE) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -58,8 +58,6 @@ class OnnxEmbedder:
         options = ort.SessionOptions()
         options.log_severity_level = 3
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # optimised when made
-        if threads:
-            options.intra_op_num_threads = threads
         self._session = ort.InferenceSession(
             str(model_file(folder, quantized)), options, providers=["CPUExecutionProvider"]
         )
