@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import defaults
-from .embedding import EmbedderFactory, load_embedder
+from .embedding import EmbedderFactory, default_factory
 from .indexer import plan
 from .search import Hit, Searcher
 from .store import Store, damaged_catalog_is_reported, find_index_dir
@@ -74,9 +74,7 @@ class Index:
         self.index_dir = find_index_dir(Path(location))
         # One committed state for the whole session, even while `index` writes a new one.
         self.store = Store.open(self.index_dir, snapshot=True)
-        factory = embedder_factory or (
-            lambda ref, backend: load_embedder(ref, backend, device=device, batch_size=batch_size)
-        )
+        factory = embedder_factory or default_factory(device, batch_size)
         try:
             self._searcher = Searcher(self.store, factory, model)
         except BaseException:

@@ -148,6 +148,11 @@ def load_embedder(
     return embedder
 
 
+def default_factory(device: str | None = None, batch_size: int = BATCH_SIZE) -> EmbedderFactory:
+    """The factory indexing and search use unless a caller (a test) passes its own."""
+    return lambda ref, backend: load_embedder(ref, backend, device=device, batch_size=batch_size)
+
+
 def load_sentence_transformer(ref: ModelRef, device: str | None = None) -> "SentenceTransformer":
     """The model, loaded offline and quietly (imports torch).
 

@@ -27,8 +27,8 @@ from .api import Index
 from .embedding import EmbedderFactory, resolve_model
 from .errors import BadInputError
 from .indexer import IndexReport, Progress, sync
+from .search import MODES, check_mode
 
-MODES = ("dense", "lexical", "hybrid")
 DOCS_DIR = "docs"
 _COMPLETE = ".complete"  # written once every document file is in place (hidden: the walk skips it)
 
@@ -246,8 +246,7 @@ def run_eval(
     """``semsearch eval``: index the dataset's corpus (or reuse the cached index), run
     its judged queries in each mode, and score them against the relevance judgements."""
     for mode in modes:
-        if mode not in MODES:
-            raise BadInputError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+        check_mode(mode)
     dataset = load_dataset(path, split)
     shaping = {"model": resolve_model(model or defaults.DEFAULT_MODEL).model_id, **(settings or {})}
     started = time.perf_counter()

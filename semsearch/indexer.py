@@ -20,7 +20,7 @@ import numpy as np
 from . import defaults
 from .chunking import Chunk, chunk_text
 from .corpus import Document, FileEntry, Skipped, digest_bytes, read_document, walk
-from .embedding import EmbedderFactory, EmbedderLike, check_backend, load_embedder, resolve_model
+from .embedding import EmbedderFactory, EmbedderLike, check_backend, default_factory, resolve_model
 from .errors import BadInputError, NoTextFilesError, SemsearchError, SettingsMismatchError
 from .folder import exchange_folders, writer_lock
 from .store import FileRecord, IndexSettings, Store, damaged_catalog_is_reported, index_state
@@ -130,10 +130,6 @@ def check_folder(root: Path) -> Path:
     return root.resolve()
 
 
-def _default_factory(device: str | None, batch_size: int) -> EmbedderFactory:
-    return lambda ref, backend: load_embedder(ref, backend, device=device, batch_size=batch_size)
-
-
 def sync(
     root: Path,
     *,
@@ -185,7 +181,7 @@ def sync(
         raise BadInputError("--max-file-size must be at least 1 byte")
     if backend is not None:
         check_backend(backend)
-    factory = embedder_factory or _default_factory(device, batch_size)
+    factory = embedder_factory or default_factory(device, batch_size)
     index_dir = root / defaults.INDEX_DIR_NAME
     if index_dir.exists() and not index_dir.is_dir():
         raise BadInputError(f"{index_dir} exists and is not a folder; move it away to index {root}")

@@ -104,8 +104,7 @@ class Searcher:
             query_prompt: text put before the query when embedding it; None for
                 the model's own query prompt, if it declares one.
         """
-        if mode not in MODES:
-            raise BadInputError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+        check_mode(mode)
         if not text.strip():
             raise BadInputError("the query is empty; say what you are looking for")
         _check_limits(top_k, per_file)
@@ -260,6 +259,12 @@ def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> li
         for pid, score in ranked:
             scores[pid] = scores.get(pid, 0.0) + weight * score / best
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def check_mode(mode: str) -> None:
+    """Raise BadInputError unless ``mode`` is one of :data:`MODES`."""
+    if mode not in MODES:
+        raise BadInputError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
 
 
 def _check_limits(top_k: int, per_file: int | None) -> None:

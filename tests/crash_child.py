@@ -22,7 +22,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import semsearch.api  # noqa: E402
 import semsearch.embedding  # noqa: E402
 import semsearch.indexer  # noqa: E402
 from semsearch import defaults  # noqa: E402
@@ -125,7 +124,7 @@ def run(argv: list[str]) -> None:
         raise SystemExit(__doc__)
     options, args = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
     if "--real-model" not in options:
-        semsearch.indexer.load_embedder = semsearch.api.load_embedder = fake_loader
+        semsearch.embedding.load_embedder = fake_loader
     if os.environ.get("SEMSEARCH_TEST_COMMIT_EVERY"):
         defaults.COMMIT_EVERY = int(os.environ["SEMSEARCH_TEST_COMMIT_EVERY"])
     actions = {

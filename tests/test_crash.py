@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import semsearch.api
+import semsearch.embedding
 from semsearch import Index, sync
 from semsearch.chunking import chunk_text
 from semsearch.cli import app
@@ -123,7 +123,7 @@ def check_committed(root: Path, corpus: Corpus, monkeypatch: pytest.MonkeyPatch,
 
     Returns whether there is an index.
     """
-    monkeypatch.setattr(semsearch.api, "load_embedder", fake_loader)
+    monkeypatch.setattr(semsearch.embedding, "load_embedder", fake_loader)
     info = runner.invoke(app, ["info", "--index", str(root), "--format", "json"])
     if info.exit_code == 2 and not index_expected:
         assert "no index" in info.stderr and "semsearch index" in info.stderr, info.stderr

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from tokenizers import Tokenizer
 from typer.testing import CliRunner
 
-import semsearch.api
+import semsearch.embedding
 import semsearch.corpus
 import semsearch.indexer
 from semsearch import Index, sync
@@ -208,8 +208,7 @@ def open_index(root: Path) -> Index:
 
 
 def cli(*args: object, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(semsearch.indexer, "load_embedder", fake_loader)
-    monkeypatch.setattr(semsearch.api, "load_embedder", fake_loader)
+    monkeypatch.setattr(semsearch.embedding, "load_embedder", fake_loader)
     return runner.invoke(app, [str(a) for a in args])
 
 
