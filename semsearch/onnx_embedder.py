@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from .defaults import BATCH_SIZE
-from .onnx_export import CONFIG_NAME, model_file
+from .onnx_export import CONFIG_NAME, import_onnxruntime, model_file
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -37,9 +37,9 @@ class OnnxEmbedder:
     """
 
     def __init__(self, folder: Path, quantized: bool = False, batch_size: int = BATCH_SIZE) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
+        ort = import_onnxruntime()
         config = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
         self.model_id: str = config["model_id"]
         self.backend = "onnx-int8" if quantized else "onnx"

@@ -28,6 +28,8 @@ from .embedding import ModelRef, load_sentence_transformer
 from .errors import SemsearchError
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from sentence_transformers import SentenceTransformer
 
 # Bump when the layout or contents of a copy change, so old copies are not reused.
@@ -40,10 +42,23 @@ class OnnxUnavailableError(SemsearchError):
     """This model cannot run on the ONNX backends; the caller falls back to torch."""
 
 
+def import_onnxruntime() -> ModuleType:
+    """onnxruntime, imported with its telemetry off: every import of it goes through here.
+
+    onnxruntime's telemetry is on by default on Linux (DNS lookups, a device id under
+    ``~/.cache/Microsoft/``); only ``ORT_DISABLE_TELEMETRY`` set before its first import
+    stops it. A value the user set is kept.
+    """
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    import onnxruntime
+
+    return onnxruntime
+
+
 def copy_folder(ref: ModelRef) -> Path:
     """Where the ONNX copy of ``ref`` is (or will be): named for the model and its files,
     the int8 variant this CPU wants and the onnxruntime that optimised it."""
-    import onnxruntime
+    onnxruntime = import_onnxruntime()
 
     h = hashlib.sha256(f"{EXPORT_FORMAT}\0{ref.model_id}\0{int8_variant()}\0{onnxruntime.__version__}".encode())
     for path in sorted(p for p in ref.path.rglob("*") if p.is_file()):
@@ -176,6 +191,7 @@ def _quantize(source: Path, target: Path) -> None:
     """Dynamic int8 quantization: weights int8 per channel, activations at run time."""
     import logging
 
+    import_onnxruntime()
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     root_logger = logging.getLogger()
@@ -191,7 +207,7 @@ def _quantize(source: Path, target: Path) -> None:
 def _optimize(source: Path, target: Path) -> None:
     """Save onnxruntime's optimised graph (fused attention, layer norm...), so a later
     session loads it without optimising again: the bulk of a cold query's model load."""
-    import onnxruntime as ort
+    ort = import_onnxruntime()
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
