@@ -50,3 +50,7 @@ class ModelUnavailableError(SemsearchError):
 
 class IndexLockedError(SemsearchError):
     """Another process is writing the index."""
+
+
+class UnsafeFolderError(SemsearchError):
+    """A place semsearch would write to is a link, or is someone else's."""

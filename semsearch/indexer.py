@@ -22,7 +22,7 @@ from .chunking import Chunk, chunk_text
 from .corpus import Document, FileEntry, Skipped, digest_bytes, read_document, walk
 from .embedding import EmbedderFactory, EmbedderLike, check_backend, default_factory, resolve_model
 from .errors import BadInputError, NoTextFilesError, SemsearchError, SettingsMismatchError
-from .folder import exchange_folders, writer_lock
+from .folder import check_index_location, exchange_folders, writer_lock
 from .store import FileRecord, IndexSettings, Store, damaged_catalog_is_reported, index_state
 
 
@@ -171,7 +171,7 @@ def sync(
 
     Raises:
         BadInputError, NoTextFilesError, SettingsMismatchError, CorruptIndexError,
-        ModelUnavailableError, IndexLockedError.
+        ModelUnavailableError, IndexLockedError, UnsafeFolderError.
     """
     started = time.perf_counter()
     root = check_folder(root)
@@ -183,8 +183,7 @@ def sync(
         check_backend(backend)
     factory = embedder_factory or default_factory(device, batch_size)
     index_dir = root / defaults.INDEX_DIR_NAME
-    if index_dir.exists() and not index_dir.is_dir():
-        raise BadInputError(f"{index_dir} exists and is not a folder; move it away to index {root}")
+    check_index_location(index_dir, _building_dir(root))  # never written through a link, nor into another's folder
     request = _Request(model, None if include is None else list(include), None if exclude is None else list(exclude),
                        chunk_tokens, overlap, backend, max_file_size, follow_symlinks, on_progress, factory, started)
     if index_state(index_dir) != "absent" and not rebuild:

@@ -28,6 +28,7 @@ import numpy as np
 from .defaults import CATALOG_NAME, FAISS_NAME, INDEX_DIR_NAME, LOCK_NAME, SCHEMA_VERSION
 from .embedding import mean_vector
 from .errors import CorruptIndexError, IndexNotFoundError, SettingsMismatchError
+from .folder import open_private, private_dir
 
 if TYPE_CHECKING:
     import faiss
@@ -180,13 +181,6 @@ def damaged_catalog_is_reported(index_dir: Path) -> Iterator[None]:
         ) from exc
 
 
-def private_file(path: Path) -> int:
-    """Create (or truncate) ``path`` readable by its owner only; returns the open descriptor."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # O_CREAT's mode does not apply to a file that already existed
-    return fd
-
-
 def _blob(vector: np.ndarray) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
 
@@ -213,13 +207,12 @@ class Store:
     @classmethod
     def create(cls, index_dir: Path, settings: IndexSettings) -> "Store":
         """Create a new, empty index in ``index_dir`` (which must not hold one)."""
-        index_dir.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(index_dir, 0o700)  # the catalog holds the text of every note
+        private_dir(index_dir, owner_only=True)  # the catalog holds the text of every note
         final = index_dir / CATALOG_NAME
         tmp = index_dir / (CATALOG_NAME + _CREATING)
         for leftover in index_dir.glob(tmp.name + "*"):  # a stale -wal must never meet a new catalog
             leftover.unlink()
-        os.close(private_file(tmp))  # SQLite gives its -wal and -shm files the catalog's mode
+        os.close(open_private(tmp, new=True))  # SQLite gives its -wal and -shm files the catalog's mode
         conn = cls._connect(tmp)
         conn.execute("PRAGMA journal_mode = WAL")  # recorded in the file: readers never block the writer
         conn.executescript(_SCHEMA)
@@ -427,7 +420,7 @@ class Store:
         for leftover in self.index_dir.glob(FAISS_NAME + ".*.tmp"):  # from a writer that was killed
             leftover.unlink(missing_ok=True)
         tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        with open(private_file(tmp), "wb") as fh:
+        with open(open_private(tmp, new=True), "wb") as fh:
             fh.write(_FAISS_MAGIC + struct.pack("<Q", self.generation))
             fh.write(faiss.serialize_index(index).tobytes())
             fh.flush()
