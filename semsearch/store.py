@@ -198,8 +198,16 @@ class Store:
     # -- opening -------------------------------------------------------------
 
     @staticmethod
-    def _connect(path: Path) -> sqlite3.Connection:
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    def _connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
+        """``read_only``: for a reader that cannot write the folder (someone else's index).
+        SQLite's WAL readers share a ``-shm`` file they must be able to create; such a
+        reader cannot, so it reads the catalog as a file that does not change (an ``index``
+        run by its owner at that moment may make a query fail; run it again)."""
+        if read_only:
+            uri = f"{path.absolute().as_uri()}?mode=ro&immutable=1"
+            conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
+        else:
+            conn = sqlite3.connect(path, timeout=30, isolation_level=None)
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA busy_timeout = 30000")
         return conn
@@ -251,7 +259,7 @@ class Store:
                 raise CorruptIndexError(f"{index_dir} is not a semsearch index (no {CATALOG_NAME}); {rebuild}")
             raise IndexNotFoundError(f"no index yet in {index_dir.parent}; run `semsearch index {index_dir.parent}`")
         try:
-            conn = cls._connect(catalog)
+            conn = cls._connect(catalog, read_only=snapshot and not os.access(index_dir, os.W_OK))
             if snapshot:
                 conn.execute("BEGIN")  # the first read below pins the snapshot
             version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()

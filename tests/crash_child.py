@@ -93,8 +93,8 @@ def _install(trigger: _Trigger) -> None:
 
     connect = Store._connect
 
-    def traced_connect(path: Path):
-        conn = connect(path)
+    def traced_connect(path: Path, **options: bool):
+        conn = connect(path, **options)
 
         def trace(statement: str) -> None:
             if statement.startswith("INSERT INTO chunks"):
