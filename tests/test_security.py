@@ -373,6 +373,17 @@ def test_remote_attempts_are_recognised() -> None:
     assert remote_attempts(f"{dns}\n{local}\n{unix}\n{v6}") == [dns, v6]
 
 
+def test_telemetry_is_turned_off_unless_the_user_said_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    from semsearch.onnx_export import import_onnxruntime
+
+    monkeypatch.delenv("ORT_DISABLE_TELEMETRY", raising=False)
+    assert import_onnxruntime().InferenceSession
+    assert os.environ["ORT_DISABLE_TELEMETRY"] == "1"
+    monkeypatch.setenv("ORT_DISABLE_TELEMETRY", "0")
+    import_onnxruntime()
+    assert os.environ["ORT_DISABLE_TELEMETRY"] == "0"
+
+
 def listing(folder: Path, leave_out: str = "") -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
                   if not (leave_out and p.relative_to(folder).parts[0] == leave_out))
