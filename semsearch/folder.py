@@ -70,7 +70,7 @@ def check_own(path: Path, folder: bool) -> bool:
 def check_index_location(index_dir: Path, *beside: Path) -> None:
     """Before an index is written: ``index_dir`` and the working folders ``beside`` it are
     absent or the user's own real folders, and the catalog in it (which SQLite opens by
-    name, following links) is absent or the user's own regular file.
+    name, following links) and its WAL files are absent or the user's own regular files.
 
     Raises:
         UnsafeFolderError: one of them is a link, not a folder (or file), or someone else's.
@@ -78,7 +78,8 @@ def check_index_location(index_dir: Path, *beside: Path) -> None:
     for folder in (index_dir, *beside):
         check_own(folder, folder=True)
     if index_dir.is_dir():  # not a link: checked just above
-        check_own(index_dir / CATALOG_NAME, folder=False)
+        for name in (CATALOG_NAME, CATALOG_NAME + "-wal", CATALOG_NAME + "-shm"):
+            check_own(index_dir / name, folder=False)
 
 
 def private_dir(path: Path, owner_only: bool = False) -> None:

@@ -154,16 +154,22 @@ def test_building_folder_that_is_a_link_is_refused_on_rebuild(
     assert found.exit_code == 0 and "logs.md" in found.stdout
 
 
-def test_catalog_that_is_a_link_is_refused(notes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("name", ["catalog.sqlite", "catalog.sqlite-wal"])
+def test_catalog_that_is_a_link_is_refused(
+    notes: Path, tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert cli("index", notes, monkeypatch=monkeypatch).exit_code == 0
     other = tmp_path / "other.sqlite"
-    catalog = notes / ".semsearch" / "catalog.sqlite"
-    shutil.move(catalog, other)  # someone's own database, that the link aims the writes at
-    catalog.symlink_to(other)
+    planted = notes / ".semsearch" / name
+    if name == "catalog.sqlite":
+        shutil.move(planted, other)  # someone's own database, that the link aims the writes at
+    else:
+        other.write_bytes(b"not a WAL file\n")
+    planted.symlink_to(other)
     before = other.read_bytes()
     (notes / "new.md").write_text("A new note about sourdough starters.\n")
     result = cli("index", notes, monkeypatch=monkeypatch)
-    assert_refused(result, "catalog.sqlite is a symbolic link")
+    assert_refused(result, f"{name} is a symbolic link")
     assert other.read_bytes() == before
 
 
