@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Callable
 
 from semsearch import defaults
-from semsearch.embedding import Embedder, resolve_model
+from semsearch.embedders import load, resolve_model
 from semsearch.evaluation import doc_id, load_dataset, prepare_index, score_runs
-from semsearch.search import fts_query, fuse
-from semsearch.store import Store
+from semsearch.search import fuse
+from semsearch.storage import LocalStore
 
 Ranked = list[tuple[int, float]]
 
@@ -45,21 +45,19 @@ def retrieve(
     model_id = resolve_model(defaults.DEFAULT_MODEL).model_id
     root, _ = prepare_index(dataset, {"model": model_id})
     cached = root.parent / f"runs-{split}-{fetch}.json"
-    with Store.open(root / defaults.INDEX_DIR_NAME) as store:
+    with LocalStore.open(root / defaults.INDEX_DIR_NAME) as store:
+        catalog = store.catalog
         if cached.is_file():
             lists = {q: ([tuple(x) for x in d], [tuple(x) for x in lx]) for q, (d, lx) in json.loads(cached.read_text()).items()}
         else:
-            embedder = Embedder(resolve_model(model_id))
-            index = store.vector_index()
+            embedder = load(resolve_model(model_id), catalog.settings.backend)
+            index = store.vectors()
             lists = {}
             for qid, text in dataset.queries.items():
-                scores, ids = index.search(embedder.embed_query(text).reshape(1, -1), fetch)
-                dense = [(int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
-                match = fts_query(text)
-                lists[qid] = (dense, store.lexical(match, fetch) if match else [])
+                lists[qid] = (index.search(embedder.embed_query(text), fetch), catalog.lexical(text, fetch))
             cached.write_text(json.dumps(lists))
         pids = {p for d, lx in lists.values() for p, _ in d + lx}
-        records = store.passages(list(pids))
+        records = catalog.passages(list(pids))
     doc_of = {pid: doc_id(rec.path) for pid, rec in records.items()}
     return lists, doc_of, {pid for pid, rec in records.items() if rec.ordinal == 0}, dataset.qrels
 

@@ -70,7 +70,8 @@ def raw_encode(backend: str, texts: list[str]) -> float:
     script = (
         "import json, sys, time\n"
         "texts = json.load(sys.stdin)\n"
-        "from semsearch.embedding import load_embedder, load_sentence_transformer, resolve_model\n"
+        "from semsearch.embedders import load as load_embedder, resolve_model\n"
+        "from semsearch.embedders.torch import load_sentence_transformer\n"
         "ref = resolve_model('all-MiniLM-L6-v2')\n"
         f"backend = {backend!r}\n"
         "if backend == 'torch':\n"
@@ -158,7 +159,7 @@ def bench_warm() -> list[tuple[str, str, str]]:
     script = r"""
 import json, resource, statistics, sys, time
 import numpy as np, faiss
-from semsearch.embedding import load_embedder, resolve_model
+from semsearch.embedders import load as load_embedder, resolve_model
 sizes, backend = json.loads(sys.argv[1]), sys.argv[2]
 embedder = load_embedder(resolve_model('all-MiniLM-L6-v2'), backend)
 queries = [f"how do I {w} my {o}" for w in ("rotate", "back up", "fix", "plan", "clean") for o in ("logs", "disk", "trip", "garden", "budget", "bread")]
@@ -166,7 +167,7 @@ rng = np.random.default_rng(0)
 out = []
 for n in sizes:
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    faiss.omp_set_num_threads(1)  # as semsearch's Searcher does for its one-at-a-time queries
+    faiss.omp_set_num_threads(1)  # as the semsearch CLI does for its one-at-a-time queries
     index = faiss.IndexIDMap2(faiss.IndexFlatIP(embedder.dimension))
     for start in range(0, n, 100_000):
         block = rng.standard_normal((min(100_000, n - start), embedder.dimension), dtype=np.float32)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from .api import Index, IndexInfo
 from .errors import SemsearchError
-from .indexer import IndexReport, Progress, sync
-from .search import Hit
+from .index import Index
+from .indexing import sync
+from .records import Hit, IndexInfo, IndexReport, Progress, Skipped
+from .settings import Settings
 
 __version__ = "0.1.0"
 
-__all__ = ["Hit", "Index", "IndexInfo", "IndexReport", "Progress", "SemsearchError", "sync", "__version__"]
+__all__ = ["Hit", "Index", "IndexInfo", "IndexReport", "Progress", "SemsearchError", "Settings", "Skipped", "sync",
+           "__version__"]

@@ -20,6 +20,7 @@ from typing import Iterator, Sequence
 import pathspec
 
 from .defaults import INDEX_DIR_NAME
+from .records import SkipReason, Skipped
 
 IGNORE_FILES = (".gitignore", ".semsearchignore")
 
@@ -42,14 +43,6 @@ class FileEntry:
     abspath: Path
     size: int
     mtime_ns: int
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A file the walk or the reader passed over, and why (one short reason)."""
-
-    path: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -124,7 +117,7 @@ def walk(
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            note(Skipped(rel_dir.rstrip("/") or ".", f"unreadable folder ({exc.strerror or exc})"))
+            note(Skipped(rel_dir.rstrip("/") or ".", SkipReason.UNREADABLE_FOLDER, str(exc.strerror or exc)))
             return
         for entry in entries:
             name = entry.name
@@ -134,21 +127,21 @@ def walk(
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError as exc:
-                note(Skipped(rel, f"unreadable ({exc.strerror or exc})"))
+                note(Skipped(rel, SkipReason.UNREADABLE, str(exc.strerror or exc)))
                 continue
             if stat.S_ISLNK(st.st_mode):
                 if not follow_symlinks:
-                    note(Skipped(rel, "symbolic link (not followed)"))
+                    note(Skipped(rel, SkipReason.SYMLINK))
                     continue
                 try:
                     st = os.stat(entry.path)
                 except OSError as exc:
-                    note(Skipped(rel, f"broken symbolic link ({exc.strerror or exc})"))
+                    note(Skipped(rel, SkipReason.BROKEN_LINK, str(exc.strerror or exc)))
                     continue
                 if stat.S_ISDIR(st.st_mode) and (
                     (st.st_dev, st.st_ino) in walked or os.path.basename(os.path.realpath(entry.path)) == INDEX_DIR_NAME
                 ):
-                    note(Skipped(rel, "symbolic link to a folder already walked (loop)"))
+                    note(Skipped(rel, SkipReason.LINK_LOOP))
                     continue
             if stat.S_ISDIR(st.st_mode):
                 if not _ignored(rel + "/", specs) and not (exclude_spec and exclude_spec.match_file(rel + "/")):
@@ -161,7 +154,7 @@ def walk(
             if exclude_spec is not None and exclude_spec.match_file(rel):
                 continue
             if os.path.splitext(name)[1].lower() in BINARY_SUFFIXES:
-                note(Skipped(rel, "binary"))
+                note(Skipped(rel, SkipReason.BINARY))
                 continue
             yield FileEntry(rel, Path(entry.path), st.st_size, st.st_mtime_ns)
 
@@ -220,12 +213,12 @@ def read_document(entry: FileEntry, data: bytes | None = None) -> Document | Ski
         try:
             data = entry.abspath.read_bytes()
         except OSError as exc:
-            return Skipped(entry.path, f"unreadable ({exc.strerror or exc})")
+            return Skipped(entry.path, SkipReason.UNREADABLE, str(exc.strerror or exc))
     if looks_binary(data):
-        return Skipped(entry.path, "binary")
+        return Skipped(entry.path, SkipReason.BINARY)
     text = decode(data)
     if text is None:
-        return Skipped(entry.path, "not decodable as text")
+        return Skipped(entry.path, SkipReason.UNDECODABLE)
     # Normalise line endings so line numbers and passages agree on every platform.
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return Document(entry.path, text, len(data), entry.mtime_ns, digest_bytes(data))

@@ -7,8 +7,11 @@ end-to-end tests that use the real default model on ``sample_corpus/``.
 
 from __future__ import annotations
 
+import logging
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -55,10 +58,28 @@ def sample_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@contextmanager
+def notices() -> Iterator[list[str]]:
+    """The notices the library logs meanwhile (what the CLI prints on stderr)."""
+    told: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            told.append(record.getMessage())
+
+    handler = Collect(logging.WARNING)
+    logger = logging.getLogger("semsearch")
+    logger.addHandler(handler)
+    try:
+        yield told
+    finally:
+        logger.removeHandler(handler)
+
+
 def fingerprint(root: Path) -> dict[str, object]:
     """Everything a reader sees of an index, to compare before/after a failure."""
     from semsearch import Index
 
     with Index(root) as idx:
         info = idx.info()
-        return {"files": info.files, "passages": info.passages, "generation": idx.store.generation}
+        return {"files": info.files, "passages": info.passages, "generation": idx.generation}

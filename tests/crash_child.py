@@ -22,12 +22,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import semsearch.embedding  # noqa: E402
-import semsearch.indexer  # noqa: E402
+import semsearch.embedders  # noqa: E402
+import semsearch.indexing.lifecycle  # noqa: E402
+import semsearch.indexing.writer  # noqa: E402
 from semsearch import defaults  # noqa: E402
 from semsearch import cli  # noqa: E402
-from semsearch.store import Store  # noqa: E402
-from semsearch.onnx_embedder import OnnxEmbedder  # noqa: E402
+from semsearch.embedders.onnx_runtime import OnnxEmbedder  # noqa: E402
+from semsearch.embedders.torch import TorchEmbedder  # noqa: E402
+from semsearch.storage import SqliteCatalog as Store  # noqa: E402
 from tests.fakes import FakeEmbedder, fake_loader  # noqa: E402
 
 # Where a run can be killed. Each names what has just happened, or is about to.
@@ -87,9 +89,10 @@ def _install(trigger: _Trigger) -> None:
     os.scandir = before("walk", os.scandir)
     os.fsync = before("fsync", os.fsync)
     os.replace = before("replace", os.replace)
-    semsearch.indexer.read_document = before("read", semsearch.indexer.read_document)
-    semsearch.indexer.chunk_text = before("chunk", semsearch.indexer.chunk_text)
-    semsearch.indexer.exchange_folders = after("swapped", before("swap", semsearch.indexer.exchange_folders))
+    writer, sync = semsearch.indexing.writer, semsearch.indexing.lifecycle
+    writer.read_document = before("read", writer.read_document)
+    writer.chunk_text = before("chunk", writer.chunk_text)
+    sync.exchange_folders = after("swapped", before("swap", sync.exchange_folders))
 
     connect = Store._connect
 
@@ -115,7 +118,7 @@ def _install(trigger: _Trigger) -> None:
         hit("committed")
 
     Store.transaction = watched_transaction
-    for cls in (FakeEmbedder, semsearch.embedding.Embedder, OnnxEmbedder):
+    for cls in (FakeEmbedder, TorchEmbedder, OnnxEmbedder):
         cls.embed_documents = before("embed", cls.embed_documents)
 
 
@@ -124,7 +127,7 @@ def run(argv: list[str]) -> None:
         raise SystemExit(__doc__)
     options, args = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
     if "--real-model" not in options:
-        semsearch.embedding.load_embedder = fake_loader
+        semsearch.embedders.load = fake_loader
     if os.environ.get("SEMSEARCH_TEST_COMMIT_EVERY"):
         defaults.COMMIT_EVERY = int(os.environ["SEMSEARCH_TEST_COMMIT_EVERY"])
     actions = {

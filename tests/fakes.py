@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from semsearch.embedding import ModelRef
+from semsearch.embedders import ModelRef
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -28,7 +28,6 @@ class FakeEmbedder:
     def __init__(self, ref: ModelRef, backend: str = "torch") -> None:
         self.model_id = ref.model_id
         self.backend = backend
-        self.notices: list[str] = []
         self.calls: list[int] = []  # passages per embed_documents call
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
@@ -50,7 +49,7 @@ class FakeEmbedder:
 
 
 def fake_loader(ref: ModelRef, backend: str = "torch", **_options: object) -> FakeEmbedder:
-    """A stand-in for :func:`semsearch.embedding.load_embedder`, for tests that drive the CLI."""
+    """A stand-in for :func:`semsearch.embedders.load`, for tests that drive the CLI."""
     return FakeEmbedder(ref, backend)
 
 

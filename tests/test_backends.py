@@ -13,9 +13,11 @@ import pytest
 
 from semsearch import Index, sync
 from semsearch.chunking import chunk_text
-from semsearch.embedding import ModelRef, load_embedder, load_sentence_transformer, resolve_model
+from semsearch.embedders import ModelRef, resolve_model
+from semsearch.embedders import load as load_embedder
+from semsearch.embedders.torch import load_sentence_transformer
 from semsearch.errors import SettingsMismatchError
-from semsearch.onnx_export import copy_folder, model_file
+from semsearch.embedders.onnx_export import copy_folder, model_file
 
 from .conftest import REPO, SAMPLE, FakeFactory
 from .test_semantic import PARAPHRASES
@@ -40,7 +42,7 @@ def vectors(ref: ModelRef, passages: list[str]) -> dict[str, np.ndarray]:
     out = {}
     for backend in ("torch", "onnx", "onnx-int8"):
         embedder = load_embedder(ref, backend)
-        assert embedder.backend == backend, embedder.notices
+        assert embedder.backend == backend
         queries = np.stack([embedder.embed_query(q) for q, _ in PARAPHRASES])
         out[backend] = (embedder.embed_documents(passages), queries)
     return out
@@ -96,7 +98,8 @@ def test_a_query_never_imports_torch(sample_copy: Path) -> None:
     assert "heavy: []" in done.stdout, done.stdout
 
 
-def test_a_model_onnx_cannot_reproduce_runs_on_torch_with_a_notice(ref: ModelRef, tmp_path: Path) -> None:
+def test_a_model_onnx_cannot_reproduce_runs_on_torch_with_a_notice(ref: ModelRef, tmp_path: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Pooling
 
@@ -105,12 +108,12 @@ def test_a_model_onnx_cannot_reproduce_runs_on_torch_with_a_notice(ref: ModelRef
     weighted.save(str(tmp_path / "weighted"))
     embedder = load_embedder(resolve_model(str(tmp_path / "weighted")), "onnx")
     assert embedder.backend == "torch"
-    assert any("weightedmean" in n and "using torch" in n for n in embedder.notices), embedder.notices
+    assert any("weightedmean" in n and "using torch" in n for n in caplog.messages), caplog.messages
     assert embedder.embed_query("hello").shape == (original.get_embedding_dimension(),)
 
 
-def test_a_damaged_copy_runs_on_torch_with_a_notice(ref: ModelRef, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_damaged_copy_runs_on_torch_with_a_notice(ref: ModelRef, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
     load_embedder(ref, "onnx")  # the real copy exists
     source = copy_folder(ref)
     monkeypatch.setenv("SEMSEARCH_CACHE_DIR", str(tmp_path))
@@ -118,7 +121,7 @@ def test_a_damaged_copy_runs_on_torch_with_a_notice(ref: ModelRef, tmp_path: Pat
     model_file(copy_folder(ref), quantized=False).write_bytes(b"not a model")
     embedder = load_embedder(ref, "onnx")
     assert embedder.backend == "torch"
-    assert any("would not load" in n for n in embedder.notices), embedder.notices
+    assert any("would not load" in n for n in caplog.messages), caplog.messages
 
 
 def test_the_index_records_its_backend_and_keeps_it(notes: Path) -> None:
@@ -131,12 +134,12 @@ def test_the_index_records_its_backend_and_keeps_it(notes: Path) -> None:
     with pytest.raises(SettingsMismatchError, match="--backend torch --rebuild"):
         sync(notes, backend="torch", embedder_factory=fake)
     with Index(notes, embedder_factory=fake) as idx:
-        assert idx.info().backend == "onnx-int8"
+        assert idx.info().settings.backend == "onnx-int8"
         idx.query("bread")
     assert fake.made[-1].backend == "onnx-int8"  # queries use the index's backend
     sync(notes, backend="torch", rebuild=True, embedder_factory=fake)
     with Index(notes, embedder_factory=fake) as idx:
-        assert idx.info().backend == "torch"
+        assert idx.info().settings.backend == "torch"
 
 
 def test_cli_rejects_an_unknown_backend(notes: Path) -> None:

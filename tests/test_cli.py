@@ -191,11 +191,11 @@ def test_corrupt_index_is_an_error_naming_the_fix(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import semsearch.indexer
+    import semsearch.cli.index
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(semsearch.indexer, "sync", interrupted)
+    monkeypatch.setattr(semsearch.cli.index, "sync", interrupted)
     result = run("index", tmp_path)
     assert result.exit_code == 130 and "again to resume" in result.stderr

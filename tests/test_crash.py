@@ -27,15 +27,15 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import semsearch.embedding
+import semsearch.embedders
 from semsearch import Index, sync
 from semsearch.chunking import chunk_text
 from semsearch.cli import app
 from semsearch.corpus import read_document, walk
-from semsearch.embedding import ModelRef
+from semsearch.embedders import ModelRef
 from semsearch.errors import IndexNotFoundError
 
-from .conftest import SAMPLE
+from .conftest import SAMPLE, notices
 from .fakes import FakeEmbedder, FakeFactory, fake_loader
 
 CHILD = Path(__file__).with_name("crash_child.py")
@@ -98,8 +98,8 @@ class Corpus:
 
 def snapshot(root: Path) -> dict:
     """Everything a reader can get from an index: files, passages, vectors, results."""
-    with Index(root, embedder_factory=FakeFactory()) as idx:
-        store = idx.store
+    with Index(root, embedder_factory=FakeFactory()) as idx, notices() as told:
+        store = idx.store.catalog
         files = {p: (r.digest, r.skipped) for p, r in store.files().items()}
         passages = {}
         for path in files:
@@ -111,7 +111,7 @@ def snapshot(root: Path) -> dict:
         results = [sorted((round(h.score, 5), h.path, h.start_line, h.end_line)
                           for h in idx.query(q, top_k=100_000, per_file=None)) for q in QUERIES]
         settings = store.settings
-        assert not idx.notices, idx.notices  # vectors.faiss is current after a completed run
+        assert not told, told  # vectors.faiss is current after a completed run
     return {"files": files, "passages": passages, "results": results, "chunking": (settings.chunk_tokens, settings.overlap)}
 
 
@@ -123,7 +123,7 @@ def check_committed(root: Path, corpus: Corpus, monkeypatch: pytest.MonkeyPatch,
 
     Returns whether there is an index.
     """
-    monkeypatch.setattr(semsearch.embedding, "load_embedder", fake_loader)
+    monkeypatch.setattr(semsearch.embedders, "load", fake_loader)
     info = runner.invoke(app, ["info", "--index", str(root), "--format", "json"])
     if info.exit_code == 2 and not index_expected:
         assert "no index" in info.stderr and "semsearch index" in info.stderr, info.stderr
@@ -135,7 +135,7 @@ def check_committed(root: Path, corpus: Corpus, monkeypatch: pytest.MonkeyPatch,
     query = runner.invoke(app, ["query", QUERIES[0], "--index", str(root), "--format", "json"])
     assert query.exit_code == (0 if files else 1), query.stderr
     with Index(root, embedder_factory=FakeFactory()) as idx:
-        store, settings = idx.store, idx.store.settings
+        store, settings = idx.store.catalog, idx.settings
         for path, rec in store.files().items():
             if rec.skipped:
                 continue
@@ -148,8 +148,7 @@ def check_committed(root: Path, corpus: Corpus, monkeypatch: pytest.MonkeyPatch,
             ], path
             expected = FAKE.embed_documents([c.text for c in chunks]) if chunks else np.zeros((0, FAKE.dimension))
             assert np.array_equal(vectors, expected)
-        vector_index = store.vector_index()
-        assert vector_index.ntotal == store.count_passages() and files == store.count_files()
+        assert len(idx.store.vectors()) == store.count_passages() and files == store.count_files()
     return True
 
 
@@ -334,7 +333,7 @@ def test_a_reader_keeps_one_committed_state_while_a_writer_commits_and_swaps(tmp
         hits = reader.query(QUERIES[0], top_k=100_000, per_file=None)
         assert sorted((round(h.score, 5), h.path, h.start_line, h.end_line) for h in hits) == before["results"][0]
     with Index(root, embedder_factory=FakeFactory()) as fresh:
-        assert fresh.info().files == files - 1 and fresh.store.settings.chunk_tokens == 64
+        assert fresh.info().files == files - 1 and fresh.settings.chunk_tokens == 64
 
 
 class _CommitThenInterrupt:
@@ -355,7 +354,7 @@ class _CommitThenInterrupt:
 
 def test_ctrl_c_just_after_commit_keeps_the_batch_and_is_still_an_interrupt(notes: Path) -> None:
     sync(notes, embedder_factory=FakeFactory())
-    from semsearch.store import Store
+    from semsearch.storage import SqliteCatalog as Store
 
     store = Store.open(notes / ".semsearch")
     store._conn = _CommitThenInterrupt(store._conn)
@@ -365,7 +364,7 @@ def test_ctrl_c_just_after_commit_keeps_the_batch_and_is_still_an_interrupt(note
             store.delete_file("logs.md")
     store.close()
     with Index(notes, embedder_factory=FakeFactory()) as idx:
-        assert idx.store.generation == generation + 1 and "logs.md" not in idx.store.files()
+        assert idx.generation == generation + 1 and "logs.md" not in idx.store.catalog.files()
 
 
 def test_rebuild_swap_without_renameat2(notes: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -381,5 +380,5 @@ def test_rebuild_swap_without_renameat2(notes: Path, monkeypatch: pytest.MonkeyP
     report = sync(notes, embedder_factory=FakeFactory(), rebuild=True, chunk_tokens=64)
     assert report.created and report.files == 3
     with Index(notes, embedder_factory=FakeFactory()) as idx:
-        assert idx.store.settings.chunk_tokens == 64
+        assert idx.settings.chunk_tokens == 64
     assert sorted(p.name for p in notes.iterdir() if p.name.startswith(".semsearch")) == [".semsearch"]

@@ -78,7 +78,7 @@ def test_eval_gives_the_hand_computed_values(tiny: Path, tmp_path: Path) -> None
 def test_the_cache_is_keyed_by_settings(tiny: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     first = run_eval(tiny, modes=["lexical"], cache=cache, embedder_factory=FakeFactory())
-    other = run_eval(tiny, modes=["lexical"], settings={"chunk_tokens": 16}, cache=cache, embedder_factory=FakeFactory())
+    other = run_eval(tiny, modes=["lexical"], chunk_tokens=16, cache=cache, embedder_factory=FakeFactory())
     assert not other.index_reused and other.index_dir != first.index_dir
     assert sorted(p.parent for p in cache.glob("*/docs")) == sorted([first.index_dir, other.index_dir])
 

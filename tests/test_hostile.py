@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from tokenizers import Tokenizer
 from typer.testing import CliRunner
 
-import semsearch.embedding
+import semsearch.embedders
 import semsearch.corpus
-import semsearch.indexer
+import semsearch.indexing.changes
 from semsearch import Index, sync
 from semsearch.cli import app
 from semsearch.corpus import Document, FileEntry, Skipped, read_document
@@ -188,11 +188,12 @@ def test_no_pickles_and_no_remote_code(monkeypatch: pytest.MonkeyPatch, tmp_path
             raise RuntimeError("stop here")
 
     monkeypatch.setattr(sentence_transformers, "SentenceTransformer", Spy)
-    from semsearch.embedding import Embedder, ModelRef
+    from semsearch.embedders import ModelRef
+    from semsearch.embedders.torch import TorchEmbedder
     from semsearch.errors import ModelUnavailableError
 
     with pytest.raises(ModelUnavailableError):
-        Embedder(ModelRef("m", tmp_path))
+        TorchEmbedder(ModelRef("m", tmp_path))
     assert seen.get("trust_remote_code", False) is False and seen.get("local_files_only") is True
 
 
@@ -208,7 +209,7 @@ def open_index(root: Path) -> Index:
 
 
 def cli(*args: object, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(semsearch.embedding, "load_embedder", fake_loader)
+    monkeypatch.setattr(semsearch.embedders, "load", fake_loader)
     return runner.invoke(app, [str(a) for a in args])
 
 
@@ -238,7 +239,7 @@ def test_files_deleted_or_growing_while_being_indexed(tmp_path: Path, monkeypatc
     root.mkdir()
     for name in ("a.md", "b.md", "c.md"):
         (root / name).write_text(f"{name} holds steady text.\n")
-    real_walk = semsearch.indexer.walk
+    real_walk = semsearch.indexing.changes.walk
 
     def walk_then_change(*args, **kwargs):
         for entry in real_walk(*args, **kwargs):
@@ -249,7 +250,7 @@ def test_files_deleted_or_growing_while_being_indexed(tmp_path: Path, monkeypatc
                 with open(root / "c.md", "a") as fh:
                     fh.write("grown: appended while indexing.\n" * 50)
 
-    monkeypatch.setattr(semsearch.indexer, "walk", walk_then_change)
+    monkeypatch.setattr(semsearch.indexing.changes, "walk", walk_then_change)
     report = index(root)
     monkeypatch.undo()
     assert sorted(report.added) == ["a.md", "c.md"] and [s.path for s in report.skipped] == ["b.md"]

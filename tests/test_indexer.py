@@ -23,9 +23,9 @@ from semsearch.errors import (
     NoTextFilesError,
     SettingsMismatchError,
 )
-from semsearch.folder import writer_lock
+from semsearch.storage import writer_lock
 
-from .conftest import FakeFactory, fingerprint
+from .conftest import FakeFactory, fingerprint, notices
 
 
 def index(root: Path, fake: FakeFactory, **kwargs):
@@ -304,14 +304,14 @@ def test_stale_or_missing_faiss_file_is_rebuilt_from_the_catalog(notes: Path, fa
         expected = [(h.path, h.score) for h in idx.query("rotate logs")]
     for damage in (lambda: faiss_file.unlink(), lambda: faiss_file.write_bytes(b"SEMSFAI1" + b"\x00" * 30)):
         damage()
-        with open_index(notes, FakeFactory()) as idx:
+        with open_index(notes, FakeFactory()) as idx, notices() as told:
             assert [(h.path, h.score) for h in idx.query("rotate logs")] == expected
-            assert any("rebuilt it from the catalog" in n for n in idx.notices)
+            assert any("rebuilt it from the catalog" in n for n in told)
         report = index(notes, FakeFactory())
         assert report.passages_embedded == 0 and faiss_file.is_file()
-        with open_index(notes, FakeFactory()) as idx:
+        with open_index(notes, FakeFactory()) as idx, notices() as told:
             idx.query("rotate logs")
-            assert idx.notices == []
+            assert told == []
 
 
 def test_info_reports_stale_files(notes: Path, fake: FakeFactory) -> None:
@@ -323,7 +323,7 @@ def test_info_reports_stale_files(notes: Path, fake: FakeFactory) -> None:
     with open_index(notes, fake) as idx:
         info = idx.info()
     assert (info.stale_new, info.stale_changed, info.stale_removed) == (["new.md"], ["logs.md"], ["bread.txt"])
-    assert info.files == 3 and info.passages == 3 and info.model_id == defaults.DEFAULT_MODEL
+    assert info.files == 3 and info.passages == 3 and info.settings.model == defaults.DEFAULT_MODEL
 
 
 def test_bad_query_options_are_errors(notes: Path, fake: FakeFactory) -> None:
@@ -343,11 +343,11 @@ def test_rebuild_keeps_the_recorded_settings_unless_overridden(notes: Path, fake
     report = index(notes, FakeFactory(), rebuild=True)
     assert report.created and sorted(report.added) == ["logs.md", "sub/kyoto.md"]  # still only *.md
     with open_index(notes, FakeFactory()) as idx:
-        settings = idx.store.settings
-        assert (settings.chunk_tokens, settings.overlap, settings.include) == (40, 8, ["*.md"])
+        settings = idx.settings
+        assert (settings.chunk_tokens, settings.overlap, settings.include) == (40, 8, ("*.md",))
     index(notes, FakeFactory(), rebuild=True, include=[], chunk_tokens=64)
     with open_index(notes, FakeFactory()) as idx:
-        assert (idx.store.settings.chunk_tokens, idx.store.settings.include, idx.info().files) == (64, [], 3)
+        assert (idx.settings.chunk_tokens, idx.settings.include, idx.info().files) == (64, (), 3)
 
 
 def test_symlink_loop_and_outside_links_do_not_trap_or_leak(notes: Path, fake: FakeFactory, tmp_path: Path) -> None:

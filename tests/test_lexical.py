@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from semsearch import Index, sync
 from semsearch.cli import app
 from semsearch.errors import BadInputError, CorruptIndexError
-from semsearch.search import fts_query, fuse
+from semsearch.search import fuse
+from semsearch.storage import fts_query
 
 from .conftest import FakeFactory
 
@@ -86,10 +87,8 @@ def test_hostile_queries_are_never_an_fts_error(indexed: Path, text: str) -> Non
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(min_size=1, max_size=200))
 def test_any_text_is_a_valid_lexical_query(indexed: Path, text: str) -> None:
-    match = fts_query(text)
     with Index(indexed, embedder_factory=FakeFactory()) as idx:
-        if match is not None:
-            idx.store.lexical(match, 10)  # raises sqlite3.OperationalError on an FTS syntax error
+        idx.store.catalog.lexical(text, 10)  # raises sqlite3.OperationalError on an FTS syntax error
         if text.strip():
             idx.query(text, mode="lexical")
 

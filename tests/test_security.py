@@ -25,11 +25,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import semsearch.embedding
+import semsearch.embedders
 from semsearch import sync
 from semsearch.cli import app
 from semsearch.errors import UnsafeFolderError
-from semsearch.folder import exchange_folders
+from semsearch.storage import exchange_folders
 
 from .conftest import REPO, SAMPLE, FakeFactory, fingerprint
 from .fakes import fake_loader
@@ -40,7 +40,7 @@ VICTIM_TEXT = "export PATH=$HOME/bin:$PATH  # the victim's own file\n"
 
 
 def cli(*args: object, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(semsearch.embedding, "load_embedder", fake_loader)
+    monkeypatch.setattr(semsearch.embedders, "load", fake_loader)
     return runner.invoke(app, [str(a) for a in args])
 
 
@@ -380,7 +380,7 @@ def test_remote_attempts_are_recognised() -> None:
 
 
 def test_telemetry_is_turned_off_unless_the_user_said_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
-    from semsearch.onnx_export import import_onnxruntime
+    from semsearch.embedders.onnx_export import import_onnxruntime
 
     monkeypatch.delenv("ORT_DISABLE_TELEMETRY", raising=False)
     assert import_onnxruntime().InferenceSession

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .defaults import BATCH_SIZE
+from ..defaults import BATCH_SIZE
 from .onnx_export import CONFIG_NAME, import_onnxruntime, model_file
 
 if TYPE_CHECKING:
@@ -27,8 +27,8 @@ _DOCUMENT_PROMPTS = ("document", "passage", "corpus")
 
 
 class OnnxEmbedder:
-    """An :class:`~semsearch.embedding.EmbedderLike` over an ONNX copy made by
-    :func:`~semsearch.onnx_export.ensure_copy`.
+    """An :class:`~semsearch.embedders.Embedder` over an ONNX copy made by
+    :func:`~semsearch.embedders.onnx_export.ensure_copy`.
 
     Args:
         folder: the copy's folder.
@@ -45,7 +45,6 @@ class OnnxEmbedder:
         self.backend = "onnx-int8" if quantized else "onnx"
         self.dimension: int = config["dimension"]
         self.max_tokens: int = config["max_seq_length"] - config["special_tokens"]
-        self.notices: list[str] = []
         self.batch_size = batch_size
         self._config = config
         prompts = config["prompts"]

@@ -1,25 +1,20 @@
-"""The index folder as a whole: where it may be written, one writer at a time, and
-swapping a rebuilt index in.
+"""Writing safely in an index folder: never through a symbolic link, never into a folder
+or file that belongs to someone else.
 
-All work on folders, files and processes, not on the catalog's contents (that is ``store``).
 Whatever semsearch writes in an index folder goes through :func:`check_index_location`,
-:func:`private_dir` and :func:`open_private`: never through a symbolic link, never into a
-folder or file that belongs to someone else (a cloned repository, or another user's folder
-indexed by root, could otherwise aim the writes at any file). Reading needs none of this:
-an index someone else owns can be queried where its permissions allow.
+:func:`private_dir` and :func:`open_private` (a cloned repository, or another user's
+folder indexed by root, could otherwise aim the writes at any file). Reading needs none
+of this: an index someone else owns can be queried where its permissions allow.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
-from .defaults import CATALOG_NAME, LOCK_NAME
-from .errors import IndexLockedError, UnsafeFolderError
+from ..defaults import CATALOG_NAME
+from ..errors import UnsafeFolderError
 
 
 def _owner(uid: int) -> str:
@@ -129,68 +124,3 @@ def open_private(path: Path, new: bool = False) -> int:
         os.close(fd)
         raise
     return fd
-
-
-@contextmanager
-def writer_lock(index_dir: Path) -> Iterator[None]:
-    """Exclusive advisory lock on ``index_dir/lock``, which records the holder's pid.
-
-    The OS releases the lock when its holder exits or is killed, so a lock left by a
-    dead process is simply taken over. ``index_dir`` is created if absent.
-
-    Raises:
-        IndexLockedError: another live process holds it.
-        UnsafeFolderError: ``index_dir`` or its lock is a link, or someone else's.
-    """
-    import fcntl
-
-    private_dir(index_dir)
-    fd = open_private(index_dir / LOCK_NAME)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise IndexLockedError(
-                f"another index is running on {index_dir.parent} (pid {holder}); "
-                "wait for it to finish, then run this again"
-            ) from None
-        pid = str(os.getpid()).encode()
-        os.pwrite(fd, pid, 0)  # over the dead holder's pid, then cut what is left of it
-        os.ftruncate(fd, len(pid))
-        yield
-    finally:
-        os.close(fd)
-
-
-def exchange_folders(a: Path, b: Path) -> None:
-    """Swap two folders' names in one step where the OS can (Linux ``renameat2``), so
-    a crash leaves one or the other complete under each name; elsewhere, three renames
-    through ``a.swap``. All must be the user's own real folders (or absent, the spare).
-
-    Raises:
-        UnsafeFolderError: one of them is a link, not a folder, or someone else's.
-    """
-    import ctypes
-    import ctypes.util
-
-    check_own(a, folder=True)
-    check_own(b, folder=True)
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        renameat2 = None
-    if renameat2 is not None:
-        at_fdcwd, rename_exchange = -100, 2
-        if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
-            return
-        err = ctypes.get_errno()
-        if err not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):  # else: unsupported here, fall back
-            raise OSError(err, os.strerror(err), str(a))
-    spare = a.with_name(a.name + ".swap")
-    check_own(spare, folder=True)
-    os.rename(a, spare)
-    os.rename(b, a)
-    os.rename(spare, b)

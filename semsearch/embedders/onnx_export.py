@@ -23,9 +23,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .defaults import cache_dir
-from .embedding import ModelRef, load_sentence_transformer
-from .errors import SemsearchError
+from ..defaults import cache_dir
+from .base import ModelRef
+from .torch import load_sentence_transformer
+from ..errors import SemsearchError
 
 if TYPE_CHECKING:
     from types import ModuleType

@@ -1,0 +1,9 @@
+"""The command line: ``app`` (Typer) with one module per command, and ``run``, the entry point."""
+
+from __future__ import annotations
+
+# Each module registers its commands on app, in the order --help lists them.
+from . import index, query, info, eval  # noqa: F401, I001
+from .app import app, run
+
+__all__ = ["app", "run"]

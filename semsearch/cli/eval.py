@@ -1,0 +1,55 @@
+"""``semsearch eval``: search quality on a BEIR dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..render import EvalProgressBar, Format, IndexProgressBar, show_eval, stderr_console, stdout_console
+from .app import app, errors_to_exit_codes
+from .options import BackendOpt, BatchSizeOpt, ChunkTokensOpt, DeviceOpt, Mode, ModelOpt, QueryPromptOpt, ReportFormatOpt
+
+
+@app.command("eval")
+def eval_(
+    dataset: Annotated[Path, typer.Argument(help="A BEIR-layout folder: corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv.")],
+    split: Annotated[str, typer.Option("--split", help="Which qrels/SPLIT.tsv judges the queries.")] = "test",
+    model: ModelOpt = None,
+    modes: Annotated[
+        Optional[list[Mode]], typer.Option("--mode", help="Evaluate only this mode (repeatable; default: all).",
+                                           case_sensitive=False, show_default=False)
+    ] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="Only the first N queries, for a quick look.",
+                                                 min=1, show_default=False)] = None,
+    ignore_identical_ids: Annotated[
+        bool, typer.Option("--ignore-identical-ids", help="Drop a retrieved document whose id is the query's "
+                           "(ArguAna-style datasets, where each query is also a document).")
+    ] = False,
+    chunk_tokens: ChunkTokensOpt = None,
+    query_prompt: QueryPromptOpt = None,
+    backend: BackendOpt = None,
+    batch_size: BatchSizeOpt = None,
+    device: DeviceOpt = None,
+    cache: Annotated[
+        Optional[Path], typer.Option("--cache-dir", show_default=False, help="Where evaluation indexes are kept "
+                                     "(default: $SEMSEARCH_CACHE_DIR, else $XDG_CACHE_HOME/semsearch).")
+    ] = None,
+    fmt: ReportFormatOpt = None,
+) -> None:
+    """Measure search quality on a BEIR dataset: nDCG@10, Recall@100 and MRR@10 per mode.
+
+    The corpus is indexed once (cached by dataset, model and settings) and reused.
+    """
+    from ..evaluation import run_eval
+
+    with errors_to_exit_codes():
+        with IndexProgressBar(stderr_console()) as bar, EvalProgressBar(stderr_console()) as queries:
+            report = run_eval(
+                dataset, split=split, modes=[m.value for m in modes or Mode], limit=limit,
+                ignore_identical_ids=ignore_identical_ids, query_prompt=query_prompt, cache=cache,
+                on_index_progress=bar.update, on_query=queries.update,
+                model=model, backend=backend, chunk_tokens=chunk_tokens, batch_size=batch_size, device=device,
+            )
+        show_eval(report, fmt or Format.table, stdout_console())

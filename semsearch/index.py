@@ -1,0 +1,179 @@
+"""The library's front door: ``Index`` opens an index and answers questions about it.
+
+Everything the command line does can be done from Python::
+
+    from semsearch import Index, sync
+    sync("notes")                       # create or update notes/.semsearch
+    with Index("notes") as index:
+        hits = index.query("rotate logs")   # [Hit(rank, score, path, start_line, end_line, text)]
+
+An ``Index`` reads one committed state until :meth:`Index.refresh`, is safe to use from
+several threads, and changes nothing outside itself (no environment, thread pools or
+loggers): a long-lived process (a server, a watcher) holds one and refreshes it.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Sequence
+
+from . import defaults
+from .embedders import Embedder, EmbedderFactory, default_factory, resolve_model
+from .errors import SettingsMismatchError
+from .indexing import plan
+from .records import Hit, IndexInfo
+from .search import QueryOptions, check_query, run_query, similar_to_file, similar_to_text
+from .settings import Settings, check_dimension
+from .storage import LocalStore, damaged_catalog_is_reported, find_index_dir
+
+
+class Index:
+    """An index on disk, found at ``location`` or in a folder above it.
+
+    Args:
+        location: the indexed folder, its ``.semsearch`` folder, or any folder below it.
+        model: if given, must be the index's model (a guard against mix-ups).
+        device: torch device for the model.
+        batch_size: passages per forward pass when embedding on the fly.
+        embedder_factory: makes the embedder (tests pass a small fake).
+
+    Raises:
+        IndexNotFoundError, CorruptIndexError, SettingsMismatchError.
+    """
+
+    def __init__(
+        self,
+        location: Path | str = ".",
+        *,
+        model: str | None = None,
+        device: str | None = None,
+        batch_size: int = defaults.BATCH_SIZE,
+        embedder_factory: EmbedderFactory | None = None,
+    ) -> None:
+        self.index_dir = find_index_dir(Path(location))
+        # One committed state until refresh(), even while `index` writes a new one.
+        self.store = LocalStore.open(self.index_dir, snapshot=True)
+        self._factory = embedder_factory or default_factory(device, batch_size)
+        self._embedder: Embedder | None = None
+        self._lock = threading.RLock()
+        recorded = self.settings.model
+        if model is not None and resolve_model(model).model_id != recorded:
+            self.store.close()
+            raise SettingsMismatchError(
+                f"this index was built with {recorded}; query it without --model, or re-index with "
+                f"`semsearch index {self.root} --model {model} --rebuild`"
+            )
+
+    @property
+    def root(self) -> Path:
+        return self.store.root
+
+    @property
+    def settings(self) -> Settings:
+        """What the index was built with."""
+        return self.store.catalog.settings
+
+    @property
+    def generation(self) -> int:
+        """The committed state this index reads; it changes with every commit."""
+        return self.store.catalog.generation
+
+    def refresh(self) -> bool:
+        """See the latest committed state; True if the index changed since the last look."""
+        with self._lock, damaged_catalog_is_reported(self.index_dir):
+            return self.store.refresh()
+
+    def embedder(self) -> Embedder:
+        """The index's model, loaded on first need (once, whichever thread asks)."""
+        with self._lock:
+            if self._embedder is None:
+                settings = self.settings
+                embedder = self._factory(resolve_model(settings.model), settings.backend)
+                check_dimension(settings, embedder.dimension, self.root)
+                self._embedder = embedder
+            return self._embedder
+
+    def load_model(self) -> None:
+        """Load the index's model now rather than on the first query (to time queries alone)."""
+        self.embedder()
+
+    def query(
+        self,
+        text: str,
+        *,
+        mode: str = defaults.MODE,
+        top_k: int = defaults.TOP_K,
+        min_score: float | None = None,
+        path_glob: Sequence[str] = (),
+        per_file: int | None = defaults.PER_FILE,
+        query_prompt: str | None = None,
+    ) -> list[Hit]:
+        """The passages that best match ``text``, best first.
+
+        Args:
+            text: what to look for, in plain words.
+            mode: ``dense`` (meaning: cosine similarity of embeddings), ``lexical``
+                (words: BM25 over the passages), or ``hybrid`` (both, fused).
+            top_k: how many results (rows) to return at most.
+            min_score: leave out results scoring below this (in the mode's score).
+            path_glob: keep only files matching one of these globs.
+            per_file: at most this many passages per file; None for no limit.
+            query_prompt: text put before the query when embedding it; None for
+                the model's own query prompt, if it declares one.
+        """
+        options = QueryOptions(mode, top_k, min_score, tuple(path_glob), per_file, query_prompt)
+        check_query(text, options)
+        # The model runs outside the lock: other threads' queries go on meanwhile.
+        vector = self.embedder().embed_query(text, prompt=query_prompt) if mode != "lexical" else None
+        with self._lock, damaged_catalog_is_reported(self.index_dir):
+            return run_query(text, options, self.store.catalog, self.store.vectors, vector)
+
+    def similar(
+        self,
+        path: Path | str | None = None,
+        *,
+        text: str | None = None,
+        top_k: int = defaults.TOP_K,
+        min_score: float | None = None,
+        path_glob: Sequence[str] = (),
+    ) -> list[Hit]:
+        """Files most like the file at ``path``, or like ``text``, best first."""
+        if path is None and text is None:
+            raise TypeError("similar() needs a path or text")
+        with self._lock, damaged_catalog_is_reported(self.index_dir):
+            catalog = self.store.catalog
+            if text is not None:
+                return similar_to_text(text, catalog, self.embedder, top_k=top_k, min_score=min_score,
+                                       path_glob=path_glob)
+            return similar_to_file(Path(path or ""), catalog, self.embedder, top_k=top_k, min_score=min_score,
+                                   path_glob=path_glob)
+
+    def info(self) -> IndexInfo:
+        """Settings, sizes, and which files changed since the last index (by stat)."""
+        with self._lock, damaged_catalog_is_reported(self.index_dir):
+            catalog = self.store.catalog
+            settings = catalog.settings
+            work = plan(self.root, catalog.files(), settings.include, settings.exclude, 2**63, settings.follow_symlinks)
+            return IndexInfo(
+                root=self.root,
+                index_dir=self.index_dir,
+                settings=settings,
+                files=catalog.count_files(),
+                passages=catalog.count_passages(),
+                size_bytes=catalog.disk_bytes(),
+                created=catalog.created,
+                updated=catalog.updated,
+                stale_new=work.new(),
+                stale_changed=work.changed(),
+                stale_removed=work.removed,
+            )
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "Index":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,239 @@
+"""Bring an index up to date with its folder: the lifecycle of one ``index`` run.
+
+Settings are resolved once (flag > environment > the index's record > default); a
+first run builds the index in place, an update applies the plan to the live index,
+and ``--rebuild`` builds a new index beside the live one and swaps it in when done.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, Sequence
+
+from .. import defaults
+from ..embedders import Embedder, EmbedderFactory, check_backend, default_factory, resolve_model
+from ..errors import BadInputError, NoTextFilesError, SemsearchError, SettingsMismatchError
+from ..records import IndexReport, Skipped
+from ..settings import Settings, check_dimension, diff, resolve, with_
+from ..storage import (
+    LocalStore,
+    building_dir,
+    check_index_location,
+    damaged_catalog_is_reported,
+    exchange_folders,
+    index_state,
+    writer_lock,
+)
+from .changes import plan
+from .writer import ProgressCallback, Writer
+
+
+def check_folder(root: Path) -> Path:
+    """The folder to index, resolved; a clear error if it is not one."""
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise BadInputError(f"{root} does not exist; give the folder of text files to index")
+    if not root.is_dir():
+        raise BadInputError(f"{root} is a file, not a folder; give the folder that holds it")
+    return root.resolve()
+
+
+def sync(
+    root: Path | str,
+    *,
+    rebuild: bool = False,
+    on_progress: ProgressCallback | None = None,
+    embedder_factory: EmbedderFactory | None = None,
+    **flags: Any,
+) -> IndexReport:
+    """Create or update the index of ``root`` in ``root/.semsearch``.
+
+    Args:
+        root: the folder of text files.
+        rebuild: build a fresh index from the files and swap it in when complete.
+        on_progress: called as files are read and passages embedded.
+        embedder_factory: makes the embedder from the resolved model (tests).
+        flags: settings by name (:class:`semsearch.settings.Settings`: ``model``,
+            ``backend``, ``chunk_tokens``, ``overlap``, ``include``, ``exclude``,
+            ``follow_symlinks``, ``batch_size``, ``device``, ``max_file_size``); None
+            or absent means the environment's, else the index's own, else the default.
+
+    Returns:
+        What was added, updated, removed and skipped, and how long it took.
+
+    Raises:
+        BadInputError, NoTextFilesError, SettingsMismatchError, CorruptIndexError,
+        ModelUnavailableError, IndexLockedError, UnsafeFolderError.
+    """
+    started = time.perf_counter()
+    root = check_folder(Path(root))
+    _check_flags(flags)
+    index_dir = root / defaults.INDEX_DIR_NAME
+    check_index_location(index_dir, building_dir(root))  # never written through a link, nor into another's folder
+    if index_state(index_dir) != "absent" and not rebuild:
+        LocalStore.open(index_dir).close()  # a corrupt or foreign folder is reported, and left as it is
+    run = _Run(root, flags, on_progress, embedder_factory, started)
+    with writer_lock(index_dir), damaged_catalog_is_reported(index_dir):
+        state = index_state(index_dir)  # looked at again: another writer may have just finished
+        shutil.rmtree(building_dir(root), ignore_errors=True)  # left by a rebuild that was killed
+        try:
+            if rebuild or state == "absent":
+                return run.build(index_dir, replacing=state != "absent")
+            with LocalStore.open(index_dir) as store:
+                return run.update(store)
+        except BaseException:
+            if state == "absent" and _nothing_committed(index_dir):
+                shutil.rmtree(index_dir, ignore_errors=True)  # leave no empty index behind a failed first run
+            raise
+
+
+def _check_flags(flags: dict[str, Any]) -> None:
+    if flags.get("batch_size") is not None and flags["batch_size"] < 1:
+        raise BadInputError("--batch-size must be at least 1")
+    if flags.get("max_file_size") is not None and flags["max_file_size"] < 1:
+        raise BadInputError("--max-file-size must be at least 1 byte")
+    if flags.get("backend") is not None:
+        check_backend(flags["backend"])
+
+
+class _Run:
+    """One ``sync`` call: what was asked, and how to get the model."""
+
+    def __init__(self, root: Path, flags: dict[str, Any], on_progress: ProgressCallback | None,
+                 factory: EmbedderFactory | None, started: float) -> None:
+        self.root = root
+        self.flags = flags
+        self.on_progress = on_progress
+        self.factory = factory
+        self.started = started
+
+    def _factory(self, settings: Settings) -> EmbedderFactory:
+        return self.factory or default_factory(settings.device, settings.batch_size)
+
+    def build(self, index_dir: Path, replacing: bool) -> IndexReport:
+        """Index the folder from nothing; when ``replacing`` an index, swap it in once complete."""
+        old = _readable_settings(index_dir) if replacing else None
+        # A rebuild keeps what the index was built with, except what this run overrides;
+        # with another model, that model's window decides the default passage size.
+        settings = resolve(self.flags, old)
+        if old is not None and resolve_model(settings.model).model_id != old.model and not self.flags.get("chunk_tokens"):
+            settings = with_(settings, chunk_tokens=None)
+        work = plan(self.root, {}, settings.include, settings.exclude, settings.max_file_size, settings.follow_symlinks)
+        if not work.to_read:
+            raise NoTextFilesError(_no_text_message(self.root, work.skipped))
+        embedder = self._factory(settings)(resolve_model(settings.model), settings.backend)
+        chunk_tokens = _check_chunking(settings.chunk_tokens, self.flags.get("overlap"), embedder.max_tokens)
+        settings = with_(settings, model=embedder.model_id, backend=embedder.backend, dimension=embedder.dimension,
+                         chunk_tokens=chunk_tokens, overlap=min(settings.overlap, chunk_tokens // 2))
+        # A rebuild happens beside the live index (in a hidden folder the walk skips), so a
+        # failed or interrupted rebuild leaves the old index answering. A first build
+        # happens in place: if interrupted, what it committed is kept and the next run resumes.
+        target = building_dir(self.root) if replacing else index_dir
+        try:
+            # The new index's own lock is held too, so that once swapped in it is still ours.
+            with writer_lock(target) if replacing else nullcontext():
+                with LocalStore.create(target, settings) as store:
+                    report = IndexReport(self.root, embedder.model_id, embedder.backend, created=True)
+                    Writer(store.catalog, work, report, lambda: embedder, settings.max_file_size,
+                           self.on_progress).run()
+                    if not report.added:
+                        raise NoTextFilesError(_no_text_message(self.root, report.skipped))
+                    store.write_vectors()
+                    self._finish(report, store)
+                if replacing:
+                    exchange_folders(index_dir, target)
+        finally:
+            if replacing:
+                shutil.rmtree(target, ignore_errors=True)  # the old index, or the unfinished new one
+        return report
+
+    def update(self, store: LocalStore) -> IndexReport:
+        """Bring an existing index up to date."""
+        recorded = store.catalog.settings
+        settings = resolve(self.flags, recorded)
+        if settings.model != recorded.model:
+            settings = with_(settings, model=resolve_model(settings.model).model_id)
+        settings = with_(settings, overlap=min(settings.overlap, (recorded.chunk_tokens or 0) // 2))
+        mismatched = diff(settings, recorded)
+        if mismatched:
+            raise SettingsMismatchError(_mismatch_message(mismatched[0], settings, recorded, self.root,
+                                                          self.flags.get("model")))
+        report = IndexReport(self.root, recorded.model, recorded.backend)
+        loaded: list[Embedder] = []
+
+        def embedder() -> Embedder:
+            # Loading the model is the slow part of a run; a run with nothing to embed skips it.
+            if not loaded:
+                model = self._factory(settings)(resolve_model(recorded.model), recorded.backend)
+                check_dimension(recorded, model.dimension, self.root)
+                loaded.append(model)
+            return loaded[0]
+
+        if settings.recorded() != recorded.recorded():  # remembered filters changed
+            with store.catalog.transaction():
+                store.catalog.set_settings(settings)
+        work = plan(self.root, store.catalog.files(), settings.include, settings.exclude, settings.max_file_size,
+                    settings.follow_symlinks)
+        Writer(store.catalog, work, report, embedder, settings.max_file_size, self.on_progress).run()
+        if not store.vectors_current():
+            store.write_vectors()
+        self._finish(report, store)
+        return report
+
+    def _finish(self, report: IndexReport, store: LocalStore) -> None:
+        report.files = store.catalog.count_files()
+        report.passages = store.catalog.count_passages()
+        report.seconds = time.perf_counter() - self.started
+
+
+def _mismatch_message(name: str, wanted: Settings, recorded: Settings, root: Path, asked_model: str | None) -> str:
+    fix = f"rebuild with `semsearch index {root} --rebuild`"
+    if name == "model":
+        return (f"this index was built with {recorded.model}, not {wanted.model}; to switch models, "
+                f"run `semsearch index {root} --model {asked_model or wanted.model} --rebuild`")
+    if name == "backend":
+        return (f"this index was embedded with the {recorded.backend} backend; to switch, "
+                f"run `semsearch index {root} --backend {wanted.backend} --rebuild`")
+    return f"this index uses --{name.replace('_', '-')} {getattr(recorded, name)}; to change it, {fix}"
+
+
+def _readable_settings(index_dir: Path) -> Settings | None:
+    """The settings of the index being replaced, if it can still be read."""
+    try:
+        with LocalStore.open(index_dir) as store:
+            return store.catalog.settings
+    except SemsearchError:
+        return None
+
+
+def _nothing_committed(index_dir: Path) -> bool:
+    if index_state(index_dir) != "present":
+        return True
+    try:
+        with LocalStore.open(index_dir) as store:
+            return store.catalog.count_files() == 0
+    except SemsearchError:
+        return False
+
+
+def _check_chunking(chunk_tokens: int | None, overlap: int | None, model_max: int) -> int:
+    """The passage size to use for a new index, checked against the model's window."""
+    if chunk_tokens is None:
+        chunk_tokens = min(defaults.CHUNK_TOKENS, model_max)
+    elif not 16 <= chunk_tokens <= model_max:
+        raise BadInputError(f"--chunk-tokens must be between 16 and the model's limit of {model_max} tokens")
+    if overlap is not None and not 0 <= overlap <= chunk_tokens // 2:
+        raise BadInputError(f"--overlap must be between 0 and half of --chunk-tokens ({chunk_tokens // 2})")
+    return chunk_tokens
+
+
+def _no_text_message(root: Path, skipped: Sequence[Skipped]) -> str:
+    message = f"no text files found in {root}"
+    if skipped:
+        reasons = sorted({s.kind.value if hasattr(s.kind, "value") else str(s.kind) for s in skipped})
+        message += f" ({len(skipped)} skipped: {', '.join(reasons)})"
+    return message + "; point semsearch at a folder of notes or docs, or check --include/--exclude"
+

@@ -1,0 +1,193 @@
+"""The records the library returns, and their machine form (``to_dict``).
+
+``to_dict()`` is the machine schema: ``--format json`` prints exactly it, and a
+server returns the same. Paths are relative to the indexed folder (``root``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from .settings import Settings
+
+
+class SkipReason(str, Enum):
+    """Why a file is not indexed."""
+
+    BINARY = "binary"
+    UNDECODABLE = "not decodable as text"
+    SYMLINK = "symbolic link (not followed)"
+    BROKEN_LINK = "broken symbolic link"
+    LINK_LOOP = "symbolic link to a folder already walked (loop)"
+    UNREADABLE = "unreadable"
+    UNREADABLE_FOLDER = "unreadable folder"
+    TOO_LARGE = "larger than --max-file-size"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file the walk or the reader passed over, and why."""
+
+    path: str
+    kind: SkipReason
+    detail: str = ""  # e.g. the OS's words, or the sizes
+
+    @property
+    def reason(self) -> str:
+        """One short line: the kind, then the detail in brackets."""
+        kind = self.kind.value if isinstance(self.kind, SkipReason) else str(self.kind)
+        return f"{kind} ({self.detail})" if self.detail else kind
+
+    @classmethod
+    def parse(cls, path: str, reason: str) -> "Skipped":
+        """The inverse of :attr:`reason` (the catalog stores the line)."""
+        for kind in sorted(SkipReason, key=lambda k: -len(k.value)):
+            if reason == kind.value:
+                return cls(path, kind)
+            if reason.startswith(kind.value + " (") and reason.endswith(")"):
+                return cls(path, kind, reason[len(kind.value) + 2 : -1])
+        return cls(path, SkipReason.UNREADABLE, reason)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One result: a passage of a file and how well it matches."""
+
+    rank: int
+    score: float
+    path: str
+    start_line: int
+    end_line: int
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["score"] = round(self.score, 6)
+        return data
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Reported while indexing: files of this run's work done, passages embedded."""
+
+    files_done: int
+    files_total: int
+    passages: int
+    current: str = ""
+
+
+@dataclass
+class IndexReport:
+    """What one ``index`` run did."""
+
+    root: Path
+    model_id: str
+    backend: str
+    created: bool = False
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    passages_embedded: int = 0
+    files: int = 0
+    passages: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["root"] = str(self.root)
+        data["skipped"] = [s.to_dict() for s in self.skipped]
+        return data
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What ``semsearch info`` reports."""
+
+    root: Path
+    index_dir: Path
+    settings: Settings
+    files: int
+    passages: int
+    size_bytes: int
+    created: float
+    updated: float
+    stale_new: list[str] = field(default_factory=list)
+    stale_changed: list[str] = field(default_factory=list)
+    stale_removed: list[str] = field(default_factory=list)
+
+    @property
+    def stale(self) -> int:
+        return len(self.stale_new) + len(self.stale_changed) + len(self.stale_removed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root": str(self.root),
+            "index": str(self.index_dir),
+            **self.settings.recorded(),
+            "files": self.files,
+            "passages": self.passages,
+            "size_bytes": self.size_bytes,
+            "created": _when(self.created),
+            "updated": _when(self.updated),
+            "stale": self.stale,
+            "stale_new": self.stale_new,
+            "stale_changed": self.stale_changed,
+            "stale_removed": self.stale_removed,
+        }
+
+
+@dataclass(frozen=True)
+class Scores:
+    """The three measures, averaged over queries."""
+
+    ndcg_at_10: float
+    recall_at_100: float
+    mrr_at_10: float
+
+
+@dataclass
+class ModeResult:
+    """One retrieval mode's scores on the dataset, and how long its queries took."""
+
+    mode: str
+    scores: Scores
+    queries: int
+    seconds: float
+
+
+@dataclass
+class EvalReport:
+    """What ``semsearch eval`` measured."""
+
+    dataset: str
+    split: str
+    model_id: str
+    backend: str
+    documents: int
+    index_dir: Path
+    index_seconds: float
+    index_reused: bool
+    passages_embedded: int  # by this run (0 when the cached index was reused)
+    results: list[ModeResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["index_dir"] = str(self.index_dir)
+        return data
+
+
+def _when(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")

@@ -1,0 +1,125 @@
+"""The query pipeline: candidates → [rerank] → group per file → threshold → top-k.
+
+Three ways to rank passages, each with its own score:
+
+- ``dense``: cosine similarity of the query's and passage's embeddings, -1..1.
+- ``lexical``: BM25 over the passage text (SQLite FTS5), 0 and up; the query's words
+  are quoted one by one, so any text is a valid query, and any word may match.
+- ``hybrid``: both lists fused (:func:`~semsearch.search.fuse.fuse`), 0..1, relative to
+  the query's best passages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+
+from .. import defaults
+from ..errors import BadInputError
+from ..records import Hit
+from ..storage import Catalog, PassageRecord, VectorIndex
+from .fuse import Ranked
+from .retrieve import MODES, allowed_ids, candidates
+
+
+class Reranker(Protocol):
+    """Re-scores candidate passages for a query (e.g. a cross-encoder), best first."""
+
+    def rerank(self, query: str, passages: Sequence[PassageRecord]) -> list[tuple[int, float]]: ...
+
+
+@dataclass(frozen=True)
+class QueryOptions:
+    """What a query asks for besides its text."""
+
+    mode: str = defaults.MODE
+    top_k: int = defaults.TOP_K
+    min_score: float | None = None
+    path_glob: Sequence[str] = ()
+    per_file: int | None = defaults.PER_FILE
+    query_prompt: str | None = None
+
+    def check(self) -> None:
+        """Raise BadInputError for an option out of range."""
+        check_mode(self.mode)
+        check_limits(self.top_k, self.per_file)
+
+
+def check_query(text: str, options: QueryOptions) -> None:
+    """Raise BadInputError for an empty query or an option out of range."""
+    options.check()
+    if not text.strip():
+        raise BadInputError("the query is empty; say what you are looking for")
+
+
+def run_query(
+    text: str,
+    options: QueryOptions,
+    catalog: Catalog,
+    vectors: Callable[[], VectorIndex],
+    vector: np.ndarray | None,
+    reranker: Reranker | None = None,
+) -> list[Hit]:
+    """The passages that best match ``text``, best first.
+
+    Args:
+        text: what to look for, in plain words.
+        options: mode, how many, thresholds and filters.
+        catalog: where passages and their text are.
+        vectors: gives the vector index (asked only when the mode needs it).
+        vector: the query's unit vector (None in lexical mode).
+        reranker: re-scores the candidates before they are grouped, if given.
+    """
+    check_query(text, options)
+    mode = options.mode
+    allowed = allowed_ids(catalog, options.path_glob)
+    index = vectors() if mode != "lexical" else None
+    total = catalog.count_passages() if allowed is None else len(allowed)
+    fetch = min(total, max(50, options.top_k * (options.per_file or 1) * 4))
+    # Grouping per file can drop many candidates: widen the search until enough pass.
+    while True:
+        ranked = candidates(mode, text, vector, catalog, index, fetch, allowed)
+        rows = catalog.passages([pid for pid, _ in ranked])
+        if reranker is not None:
+            ranked = reranker.rerank(text, [rows[pid] for pid, _ in ranked if pid in rows])
+        hits, floor_reached = select(ranked, rows, options)
+        all_matches = mode == "lexical" and len(ranked) < fetch  # no more passages hold a query word
+        if len(hits) >= options.top_k or floor_reached or all_matches or fetch >= total:
+            return hits
+        fetch = min(total, fetch * 4)
+
+
+def select(ranked: Ranked, rows: dict[int, PassageRecord], options: QueryOptions) -> tuple[list[Hit], bool]:
+    """Group per file, apply the score floor, keep the first ``top_k``; and whether the
+    floor was reached (so a wider search cannot add any)."""
+    hits: list[Hit] = []
+    per: dict[str, int] = {}
+    for pid, score in ranked:
+        if options.min_score is not None and score < options.min_score:
+            return hits, True  # ranked by score: nothing further can pass
+        row = rows.get(pid)
+        if row is None:
+            continue
+        if options.per_file is not None and per.get(row.path, 0) >= options.per_file:
+            continue
+        per[row.path] = per.get(row.path, 0) + 1
+        hits.append(Hit(len(hits) + 1, score, row.path, row.start_line, row.end_line, row.text))
+        if len(hits) == options.top_k:
+            break
+    return hits, False
+
+
+def check_mode(mode: str) -> None:
+    """Raise BadInputError unless ``mode`` is one of :data:`MODES`."""
+    if mode not in MODES:
+        raise BadInputError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+
+
+def check_limits(top_k: int, per_file: int | None) -> None:
+    """Raise BadInputError unless the result limits are at least 1."""
+    if top_k < 1:
+        raise BadInputError("--top-k must be at least 1")
+    if per_file is not None and per_file < 1:
+        raise BadInputError("--per-file must be at least 1")

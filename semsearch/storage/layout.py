@@ -1,0 +1,114 @@
+"""The index folder as a whole: where it is, one writer at a time, and swapping a
+rebuilt index in. All of this works on folders, files and processes, not on the
+catalog's contents; every write goes through :mod:`.safety`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from ..defaults import CATALOG_NAME, INDEX_DIR_NAME, LOCK_NAME
+from ..errors import IndexLockedError, IndexNotFoundError
+from .safety import check_own, open_private, private_dir
+
+CREATING = ".creating"  # suffix of a catalog being created (and of its -wal/-shm files)
+
+
+def find_index_dir(start: Path) -> Path:
+    """The ``.semsearch`` folder for ``start``: given directly, at it, or up the tree.
+
+    Raises:
+        IndexNotFoundError: none there, nor in any parent folder.
+    """
+    start = start.expanduser().resolve()
+    if start.name == INDEX_DIR_NAME and start.is_dir():
+        return start
+    for folder in [start, *start.parents]:
+        candidate = folder / INDEX_DIR_NAME
+        if candidate.is_dir():
+            return candidate
+    raise IndexNotFoundError(f"no index found at or above {start}; run `semsearch index PATH` first")
+
+
+def index_state(index_dir: Path) -> str:
+    """``present`` (a catalog is there), ``absent`` (nothing, or only our lock and
+    leftovers of an interrupted creation), or ``foreign`` (something else is there)."""
+    if (index_dir / CATALOG_NAME).is_file():
+        return "present"
+    if not index_dir.is_dir() or all(p.name == LOCK_NAME or CREATING in p.name for p in index_dir.iterdir()):
+        return "absent"
+    return "foreign"
+
+
+def building_dir(root: Path) -> Path:
+    """Where ``--rebuild`` builds the new index, beside the live one (the walk skips it)."""
+    return root / (INDEX_DIR_NAME + ".building")
+
+
+@contextmanager
+def writer_lock(index_dir: Path) -> Iterator[None]:
+    """Exclusive advisory lock on ``index_dir/lock``, which records the holder's pid.
+
+    The OS releases the lock when its holder exits or is killed, so a lock left by a
+    dead process is simply taken over. ``index_dir`` is created if absent.
+
+    Raises:
+        IndexLockedError: another live process holds it.
+        UnsafeFolderError: ``index_dir`` or its lock is a link, or someone else's.
+    """
+    import fcntl
+
+    private_dir(index_dir)
+    fd = open_private(index_dir / LOCK_NAME)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise IndexLockedError(
+                f"another index is running on {index_dir.parent} (pid {holder}); "
+                "wait for it to finish, then run this again"
+            ) from None
+        pid = str(os.getpid()).encode()
+        os.pwrite(fd, pid, 0)  # over the dead holder's pid, then cut what is left of it
+        os.ftruncate(fd, len(pid))
+        yield
+    finally:
+        os.close(fd)
+
+
+def exchange_folders(a: Path, b: Path) -> None:
+    """Swap two folders' names in one step where the OS can (Linux ``renameat2``), so
+    a crash leaves one or the other complete under each name; elsewhere, three renames
+    through ``a.swap``. All must be the user's own real folders (or absent, the spare).
+
+    Raises:
+        UnsafeFolderError: one of them is a link, not a folder, or someone else's.
+    """
+    import ctypes
+    import ctypes.util
+
+    check_own(a, folder=True)
+    check_own(b, folder=True)
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        renameat2 = None
+    if renameat2 is not None:
+        at_fdcwd, rename_exchange = -100, 2
+        if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):  # else: unsupported here, fall back
+            raise OSError(err, os.strerror(err), str(a))
+    spare = a.with_name(a.name + ".swap")
+    check_own(spare, folder=True)
+    os.rename(a, spare)
+    os.rename(b, a)
+    os.rename(spare, b)
