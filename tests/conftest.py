@@ -93,6 +93,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
              *changes[:30], *([f"... and {len(changes) - 30} more"] if len(changes) > 30 else [])]
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
+        reporter.write_line("")  # end the progress line
         reporter.write_sep("=", "checkout changed", red=True, bold=True)
         for line in lines:
             reporter.write_line(line, red=True)
