@@ -80,6 +80,9 @@ def errors_to_exit_codes() -> Iterator[None]:
     except KeyboardInterrupt:
         error(stderr_console(), "interrupted; what was committed is kept — run the same command again to resume")
         raise typer.Exit(ExitStatus.INTERRUPTED) from None
+    except BrokenPipeError:
+        # Whoever read stdout has gone (`| head -1`): not an error, and nothing more can be said.
+        raise typer.Exit(ExitStatus.PIPE_CLOSED) from None
 
 
 def configure_process() -> None:

@@ -8,10 +8,24 @@ from typing import Annotated, Optional
 import typer
 
 from .. import defaults
-from ..indexing import sync
-from ..render import Format, IndexProgressBar, show_report, stderr_console, stdout_console
+from ..indexing import check_folder, sync
+from ..render import (
+    Format,
+    IndexProgressBar,
+    show_report,
+    stderr_console,
+    stdout_console,
+)
+from ..storage import enclosing_root
 from .app import app, errors_to_exit_codes
-from .options import BackendOpt, BatchSizeOpt, ChunkTokensOpt, DeviceOpt, ModelOpt, ReportFormatOpt
+from .options import (
+    BackendOpt,
+    BatchSizeOpt,
+    ChunkTokensOpt,
+    DeviceOpt,
+    ModelOpt,
+    ReportFormatOpt,
+)
 
 
 @app.command()
@@ -42,14 +56,30 @@ def index(
     ] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-index everything from scratch (e.g. to change model); "
                                           "the old index answers until the new one is complete.")] = False,
+    nested: Annotated[bool, typer.Option("--nested", help="Make a separate index in PATH even when a folder above "
+                                         "it is indexed (default: update that index, walking only PATH).")] = False,
     fmt: ReportFormatOpt = None,
 ) -> None:
-    """Create or update the index of PATH (in PATH/.semsearch). Only changed files are re-embedded."""
+    """Create or update the index of PATH (in PATH/.semsearch). Only changed files are re-embedded.
+
+    Inside an indexed folder (like git), PATH updates the index above it, walking only PATH."""
     with errors_to_exit_codes():
+        root, within = _target(path, nested)
         with IndexProgressBar(stderr_console()) as bar:
             report = sync(
-                path, model=model, include=include, exclude=exclude, chunk_tokens=chunk_tokens, overlap=overlap,
+                root, within=within, model=model, include=include, exclude=exclude, chunk_tokens=chunk_tokens,
+                overlap=overlap,
                 backend=backend, max_file_size=int(max_file_size * 1e6), batch_size=batch_size, device=device,
                 rebuild=rebuild, follow_symlinks=follow_symlinks, on_progress=bar.update,
             )
         show_report(report, fmt or Format.table, stdout_console())
+
+
+def _target(path: Path, nested: bool) -> tuple[Path, Path | None]:
+    """The index to update, and the only folder to walk in it: PATH's own index, else the
+    nearest indexed folder above PATH (unless --nested), else a new index in PATH."""
+    folder = check_folder(path)
+    if nested or (folder / defaults.INDEX_DIR_NAME).exists():
+        return folder, None
+    root = enclosing_root(folder)
+    return (folder, None) if root is None else (root, folder)

@@ -35,7 +35,24 @@ MinScoreOpt = Annotated[
                                   "similar and --mode dense, e.g. 0.3; see the README for the other modes).")
 ]
 PathOpt = Annotated[
-    Optional[list[str]], typer.Option("--path", help="Only files matching this glob (repeatable), e.g. 'notes/*.md'.")
+    Optional[list[str]], typer.Option("--path", help="Only files matching this glob (repeatable), e.g. 'notes/*.md', "
+                                      "relative to the current folder; '*.md' matches at any depth.")
+]
+WholeIndexOpt = Annotated[
+    bool, typer.Option("--all", "-a", help="Search the whole index, not only the current folder (when run from a "
+                       "subfolder of the indexed folder).")
+]
+NullOpt = Annotated[
+    bool, typer.Option("--null", "-0", help="End each path with NUL, not a newline (for xargs -0); implies "
+                       "--format paths.")
+]
+ContextOpt = Annotated[
+    int, typer.Option("--context", "-C", help="Show N lines of the file before and after each passage (table only; "
+                      "from files unchanged since they were indexed).", min=0, metavar="N")
+]
+AbsoluteOpt = Annotated[
+    bool, typer.Option("--absolute", help="Print absolute paths (default: relative to the current folder, or "
+                       "absolute when the index is outside it).")
 ]
 ModelGuardOpt = Annotated[
     Optional[str], typer.Option("--model", help="Fail unless the index was built with this model.", show_default=False)
