@@ -86,11 +86,15 @@ def _score(score: float) -> str:
 
 
 def shorten(text: str, width: int) -> str:
-    """``text`` cut in the middle to ``width`` characters, keeping more of its end (the file name)."""
+    """``text`` (``dir/…/name:lines``) cut in the middle to ``width`` characters: the folders
+    give way first, the file name and line range are kept whole where they fit."""
     if len(text) <= width:
         return text
-    head = (width - 1) // 3
-    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
+    cut = text.rfind("/")
+    tail = text[cut:] if cut > 0 else ""
+    if not tail or len(tail) + 4 > width:
+        tail = text[len(text) - (width - 1 - (width - 1) // 3):]
+    return text[: width - 1 - len(tail)] + "…" + tail
 
 
 def _passage(hit: Hit, terms: re.Pattern[str] | None, around: Around | None) -> Text:
