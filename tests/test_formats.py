@@ -36,9 +36,10 @@ def test_vimgrep_opens_vim_at_the_line(notes: Path, tmp_path: Path) -> None:
     assert done.stdout == "pickles.md:4:1:Pickled cucumbers need dill and garlic.\n"  # the first line with text
     quickfix, where = tmp_path / "qf.txt", tmp_path / "where.txt"
     quickfix.write_text(done.stdout)
+    report = f"call writefile([expand('%:p'), line('.'), getline('.')], '{where}')"
     subprocess.run(["vim", "-Nes", "-u", "NONE", "-i", "NONE", "-c", "set errorformat=%f:%l:%c:%m",
-                    "-c", f"cfile {quickfix}", "-c", f"call writefile([expand('%:p'), line('.'), getline('.')], "
-                    f"'{where}')", "-c", "qa!"], cwd=here, check=True, timeout=60, env=environment())
+                    "-c", f"cfile {quickfix}", "-c", report, "-c", "qa!"], cwd=here, check=True, timeout=60,
+                   env=environment())
     assert where.read_text().splitlines() == [str(here / "pickles.md"), "4", "Pickled cucumbers need dill and garlic."]
     every = cli("query", *QUERY, "-f", "vimgrep", cwd=notes, fake=True).stdout.splitlines()
     for row in every:
