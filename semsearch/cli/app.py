@@ -16,7 +16,7 @@ from typing import Annotated, Iterator
 
 import typer
 
-from ..errors import ExitStatus, SemsearchError
+from ..errors import BadInputError, ExitStatus, SemsearchError
 from ..render import error, notice, stderr_console
 
 app = typer.Typer(
@@ -63,8 +63,33 @@ class _NoticeHandler(logging.Handler):
 def _show_notices() -> None:
     """Route the library's log records (logger ``semsearch``) to stderr, once per process."""
     logger = logging.getLogger("semsearch")
-    if not any(isinstance(h, _NoticeHandler) for h in logger.handlers):
-        logger.addHandler(_NoticeHandler(logging.WARNING))
+    for handler in logger.handlers:
+        if isinstance(handler, _NoticeHandler):
+            handler.setLevel(logging.WARNING)
+            return
+    logger.addHandler(_NoticeHandler(logging.WARNING))
+
+
+def quiet_notices() -> None:
+    """``--quiet``: the library's notices are not printed (errors still are)."""
+    for handler in logging.getLogger("semsearch").handlers:
+        if isinstance(handler, _NoticeHandler):
+            handler.setLevel(logging.ERROR)
+
+
+def progress_every() -> float:
+    """Seconds between plain progress lines when stderr is not a terminal:
+    ``$SEMSEARCH_PROGRESS_SECONDS``, else 10."""
+    from ..render.progress import PLAIN_EVERY
+
+    raw = os.environ.get("SEMSEARCH_PROGRESS_SECONDS", "")
+    try:
+        every = float(raw) if raw else PLAIN_EVERY
+    except ValueError:
+        every = -1.0
+    if not every >= 0:
+        raise BadInputError(f"SEMSEARCH_PROGRESS_SECONDS={raw!r} is not a number of seconds; unset it or give one")
+    return every
 
 
 @contextmanager

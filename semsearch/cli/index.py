@@ -17,7 +17,7 @@ from ..render import (
     stdout_console,
 )
 from ..storage import enclosing_root
-from .app import app, errors_to_exit_codes
+from .app import app, errors_to_exit_codes, progress_every, quiet_notices
 from .options import (
     BackendOpt,
     BatchSizeOpt,
@@ -56,6 +56,8 @@ def index(
     ] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-index everything from scratch (e.g. to change model); "
                                           "the old index answers until the new one is complete.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no notices on stderr "
+                                        "(errors still).")] = False,
     nested: Annotated[bool, typer.Option("--nested", help="Make a separate index in PATH even when a folder above "
                                          "it is indexed (default: update that index, walking only PATH).")] = False,
     fmt: ReportFormatOpt = None,
@@ -65,7 +67,9 @@ def index(
     Inside an indexed folder (like git), PATH updates the index above it, walking only PATH."""
     with errors_to_exit_codes():
         root, within = _target(path, nested)
-        with IndexProgressBar(stderr_console()) as bar:
+        if quiet:
+            quiet_notices()
+        with IndexProgressBar(stderr_console(), quiet, progress_every()) as bar:
             report = sync(
                 root, within=within, model=model, include=include, exclude=exclude, chunk_tokens=chunk_tokens,
                 overlap=overlap,

@@ -58,6 +58,8 @@ class Writer:
             (e, "", too_large(e, max_file_size)) for e in work.too_large
         ]
         self._gone = list(work.removed)
+        self._bytes_total = sum(e.size for e in work.to_read)
+        self._bytes_done = 0
 
     def run(self) -> None:
         """Do the whole plan; what is committed stays committed if this is interrupted."""
@@ -76,6 +78,7 @@ class Writer:
             self._progress(done, entry.path)
             done += 1
             self._read(entry)
+            self._bytes_done += entry.size
             if self._pending_passages >= defaults.COMMIT_EVERY:
                 self._commit()
         report.removed = sorted(self._gone)
@@ -85,7 +88,9 @@ class Writer:
 
     def _progress(self, done: int, current: str = "") -> None:
         if self._on_progress:
-            self._on_progress(Progress(done, len(self.work.to_read), self.report.passages_embedded, current))
+            embedded = self.report.passages_embedded
+            self._on_progress(Progress(done, len(self.work.to_read), embedded, current, self._bytes_done,
+                                       self._bytes_total, embedded + self._pending_passages))
 
     def _read(self, entry: FileEntry) -> None:
         """Read one file and queue what it needs: nothing, a new stat, a skip, or passages."""

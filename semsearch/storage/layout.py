@@ -93,6 +93,31 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def running_writer(index_dir: Path) -> int | None:
+    """The pid of an ``index`` run writing this index now, if there seems to be one: the pid
+    its lock records, if that process is alive. Only looks: it never takes the lock (that
+    could make a starting writer fail), so a pid reused since is taken for a writer."""
+    try:
+        fd = os.open(index_dir / LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        pid = int(os.pread(fd, 32, 0).decode(errors="replace").strip() or 0)
+    except ValueError:
+        return None
+    finally:
+        os.close(fd)
+    if pid <= 0 or pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, someone else's
+    return pid
+
+
 def ignored_by_git(index_dir: Path) -> None:
     """Put a ``.gitignore`` holding ``*`` in the index folder (as ``.pytest_cache`` and
     ``.venv`` have), so that ``git add -A`` in a notes repository never commits the index:
