@@ -137,6 +137,10 @@ def run() -> None:
     are closed by then. So exit handlers run and output is flushed, then the process ends.
     """
     configure_process()
+    if os.environ.get("_SEMSEARCH_COMPLETE"):  # a shell asks for completions (`semsearch completion SHELL`)
+        from typer.completion import completion_init
+
+        completion_init()  # Typer's completion classes, which its scripts expect
     try:
         app(prog_name="semsearch")
         code: object = 0

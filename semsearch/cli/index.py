@@ -19,6 +19,7 @@ from ..render import (
 from ..storage import enclosing_root
 from .app import app, errors_to_exit_codes, progress_every, quiet_notices
 from .options import (
+    FILES_PANEL,
     BackendOpt,
     BatchSizeOpt,
     ChunkTokensOpt,
@@ -33,26 +34,28 @@ def index(
     path: Annotated[Path, typer.Argument(help="The folder of text files to index.")] = Path("."),
     model: ModelOpt = None,
     include: Annotated[
-        Optional[list[str]], typer.Option("--include", help="Only files matching this glob (repeatable; remembered).")
+        Optional[list[str]], typer.Option("--include", metavar="GLOB", help="Only files matching this glob (repeatable; remembered).")
     ] = None,
     exclude: Annotated[
-        Optional[list[str]], typer.Option("--exclude", help="Leave out files matching this glob (repeatable; remembered).")
+        Optional[list[str]], typer.Option("--exclude", metavar="GLOB", help="Leave out files matching this glob (repeatable; remembered).")
     ] = None,
     chunk_tokens: ChunkTokensOpt = None,
     overlap: Annotated[
-        Optional[int], typer.Option("--overlap", help=f"Tokens shared by consecutive passages "
-                                    f"(default {defaults.OVERLAP_TOKENS}).", show_default=False)
+        Optional[int], typer.Option("--overlap", metavar="N", help=f"Tokens shared by consecutive passages "
+                                    f"(default {defaults.OVERLAP_TOKENS}).", show_default=False,
+                                    rich_help_panel=FILES_PANEL)
     ] = None,
     backend: BackendOpt = None,
     batch_size: BatchSizeOpt = None,
     device: DeviceOpt = None,
     max_file_size: Annotated[
-        float, typer.Option("--max-file-size", help="Skip files larger than this many MB.", min=0.001)
+        float, typer.Option("--max-file-size", help="Skip files larger than this many MB.", min=0.001, metavar="MB",
+                            rich_help_panel=FILES_PANEL)
     ] = defaults.MAX_FILE_SIZE / 1e6,
     follow_symlinks: Annotated[
         Optional[bool], typer.Option("--follow-symlinks/--no-follow-symlinks", show_default=False,
                                      help="Follow symbolic links, even out of PATH; each folder is walked once, "
-                                     "so loops are safe (default: off; remembered).")
+                                     "so loops are safe (default: off; remembered).", rich_help_panel=FILES_PANEL)
     ] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-index everything from scratch (e.g. to change model); "
                                           "the old index answers until the new one is complete.")] = False,

@@ -24,6 +24,7 @@ from ..render import (
 )
 from .app import app, errors_to_exit_codes, one_thread_search
 from .options import (
+    RANKING_PANEL,
     AbsoluteOpt,
     ContextOpt,
     DeviceOpt,
@@ -46,17 +47,20 @@ def query(
     text: Annotated[Optional[list[str]], typer.Argument(
         help="What to look for, in plain words (quotes optional); - reads it from stdin.", show_default=False)] = None,
     batch: Annotated[
-        Optional[Path], typer.Option("--batch", help="Run one query per line of this file (- for stdin); "
-                                     "the model is loaded once.", show_default=False)
+        Optional[Path], typer.Option("--batch", metavar="FILE", help="Run one query per line of this file (- for "
+                                     "stdin); the model is loaded once.", show_default=False)
     ] = None,
     top_k: TopKOpt = defaults.TOP_K,
     min_score: MinScoreOpt = None,
     path_glob: PathOpt = None,
     whole: WholeIndexOpt = False,
-    per_file: Annotated[int, typer.Option("--per-file", help="Passages shown per file.", min=1)] = defaults.PER_FILE,
-    chunks: Annotated[bool, typer.Option("--chunks", help="Show every matching passage, not the best per file.")] = False,
+    per_file: Annotated[int, typer.Option("--per-file", help="Passages shown per file.", min=1, metavar="N",
+                                          rich_help_panel=RANKING_PANEL)] = defaults.PER_FILE,
+    chunks: Annotated[bool, typer.Option("--chunks", help="Show every matching passage, not the best per file.",
+                                         rich_help_panel=RANKING_PANEL)] = False,
     mode: Annotated[Mode, typer.Option("--mode", help="dense: by meaning (embeddings); lexical: by words (BM25); "
-                                       "hybrid: both, fused.", case_sensitive=False)] = Mode(defaults.MODE),
+                                       "hybrid: both, fused.", case_sensitive=False,
+                                       rich_help_panel=RANKING_PANEL)] = Mode(defaults.MODE),
     query_prompt: QueryPromptOpt = None,
     index_path: IndexOpt = None,
     model: ModelGuardOpt = None,
