@@ -16,6 +16,7 @@ class ExitStatus(IntEnum):
     NO_RESULTS = 1
     ERROR = 2
     INTERRUPTED = 130
+    PIPE_CLOSED = 141  # the reader of stdout went away (`| head -1`), as a shell reports SIGPIPE
 
 
 class SemsearchError(Exception):

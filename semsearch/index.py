@@ -24,6 +24,7 @@ from .errors import SettingsMismatchError
 from .indexing import plan
 from .records import Hit, IndexInfo
 from .search import QueryOptions, check_query, run_query, similar_to_file, similar_to_text
+from .search.context import lines_around
 from .settings import Settings, check_dimension
 from .storage import LocalStore, damaged_catalog_is_reported, find_index_dir
 
@@ -168,6 +169,13 @@ class Index:
                 stale_changed=work.changed(),
                 stale_removed=work.removed,
             )
+
+    def lines_around(self, hit: Hit, lines: int) -> tuple[list[str], list[str]]:
+        """Up to ``lines`` lines before and after ``hit`` in its file, read from the file
+        when it is as it was indexed; none when it changed since (the passage alone stands)."""
+        with self._lock, damaged_catalog_is_reported(self.index_dir):
+            record = self.store.catalog.file(hit.path)
+        return lines_around(self.root, record, hit, lines)
 
     def close(self) -> None:
         self.store.close()

@@ -75,12 +75,16 @@ class Hit:
 
 @dataclass(frozen=True)
 class Progress:
-    """Reported while indexing: files of this run's work done, passages embedded."""
+    """Reported while indexing: files of this run's work done, passages embedded; and, to
+    estimate the rest, bytes of those files read and passages cut from them so far."""
 
     files_done: int
     files_total: int
     passages: int
     current: str = ""
+    bytes_done: int = 0
+    bytes_total: int = 0
+    passages_cut: int = 0
 
 
 @dataclass
@@ -97,16 +101,18 @@ class IndexReport:
     removed: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     passages_embedded: int = 0
+    passages_reused: int = 0  # stored vectors of the same content, taken instead of embedding again
     files: int = 0
     passages: int = 0
     seconds: float = 0.0
+    within: str = ""  # the only folder walked (relative to root, ending in /), or "" for all
 
     @property
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = _model_key(asdict(self))
         data["root"] = str(self.root)
         data["skipped"] = [s.to_dict() for s in self.skipped]
         return data
@@ -184,9 +190,14 @@ class EvalReport:
     results: list[ModeResult] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = _model_key(asdict(self))
         data["index_dir"] = str(self.index_dir)
         return data
+
+
+def _model_key(data: dict[str, Any]) -> dict[str, Any]:
+    """Every machine record calls the model ``model``, as ``info`` and the settings do."""
+    return {("model" if k == "model_id" else k): v for k, v in data.items()}
 
 
 def _when(timestamp: float) -> str:

@@ -16,7 +16,7 @@ from typing import Annotated, Iterator
 
 import typer
 
-from ..errors import ExitStatus, SemsearchError
+from ..errors import BadInputError, ExitStatus, SemsearchError
 from ..render import error, notice, stderr_console
 
 app = typer.Typer(
@@ -63,8 +63,33 @@ class _NoticeHandler(logging.Handler):
 def _show_notices() -> None:
     """Route the library's log records (logger ``semsearch``) to stderr, once per process."""
     logger = logging.getLogger("semsearch")
-    if not any(isinstance(h, _NoticeHandler) for h in logger.handlers):
-        logger.addHandler(_NoticeHandler(logging.WARNING))
+    for handler in logger.handlers:
+        if isinstance(handler, _NoticeHandler):
+            handler.setLevel(logging.WARNING)
+            return
+    logger.addHandler(_NoticeHandler(logging.WARNING))
+
+
+def quiet_notices() -> None:
+    """``--quiet``: the library's notices are not printed (errors still are)."""
+    for handler in logging.getLogger("semsearch").handlers:
+        if isinstance(handler, _NoticeHandler):
+            handler.setLevel(logging.ERROR)
+
+
+def progress_every() -> float:
+    """Seconds between plain progress lines when stderr is not a terminal:
+    ``$SEMSEARCH_PROGRESS_SECONDS``, else 10."""
+    from ..render.progress import PLAIN_EVERY
+
+    raw = os.environ.get("SEMSEARCH_PROGRESS_SECONDS", "")
+    try:
+        every = float(raw) if raw else PLAIN_EVERY
+    except ValueError:
+        every = -1.0
+    if not every >= 0:
+        raise BadInputError(f"SEMSEARCH_PROGRESS_SECONDS={raw!r} is not a number of seconds; unset it or give one")
+    return every
 
 
 @contextmanager
@@ -80,6 +105,9 @@ def errors_to_exit_codes() -> Iterator[None]:
     except KeyboardInterrupt:
         error(stderr_console(), "interrupted; what was committed is kept — run the same command again to resume")
         raise typer.Exit(ExitStatus.INTERRUPTED) from None
+    except BrokenPipeError:
+        # Whoever read stdout has gone (`| head -1`): not an error, and nothing more can be said.
+        raise typer.Exit(ExitStatus.PIPE_CLOSED) from None
 
 
 def configure_process() -> None:
@@ -109,6 +137,10 @@ def run() -> None:
     are closed by then. So exit handlers run and output is flushed, then the process ends.
     """
     configure_process()
+    if os.environ.get("_SEMSEARCH_COMPLETE"):  # a shell asks for completions (`semsearch completion SHELL`)
+        from typer.completion import completion_init
+
+        completion_init()  # Typer's completion classes, which its scripts expect
     try:
         app(prog_name="semsearch")
         code: object = 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import platform
 import shutil
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from types import ModuleType
 
     from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
 
 # Bump when the layout or contents of a copy change, so old copies are not reused.
 EXPORT_FORMAT = 1
@@ -96,6 +99,9 @@ def ensure_copy(ref: ModelRef) -> tuple[Path, bool]:
     folder = copy_folder(ref)
     if (folder / CONFIG_NAME).is_file():
         return folder, False
+    # Said before it starts: a first run would otherwise sit silent for this long.
+    log.warning("making the ONNX copy of %s, once (about 20 s; later runs reuse it from %s)…", ref.model_id,
+                folder.parent)
     _export(ref, folder)
     return folder, True
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from enum import Enum
 
 from rich.console import Console
@@ -15,9 +17,26 @@ class Format(str, Enum):
     tsv = "tsv"
     csv = "csv"
     paths = "paths"
+    vimgrep = "vimgrep"
 
 
 MACHINE_FORMATS = (Format.json, Format.jsonl)
+
+# What a file could smuggle to a terminal: control characters (ESC starts a terminal
+# command; Rich passes it through) and the bidirectional overrides that reorder a line.
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe(text: str) -> str:
+    """``text`` with every control character (but newline and tab) shown as an escape, ``\\x1b``."""
+    return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}",
+                       text)
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # Rich exits 1 here, which means "nothing found"; the command line ends quietly instead.
+        raise BrokenPipeError
 
 
 def choose_format(requested: Format | None, console: Console) -> Format:
@@ -27,19 +46,24 @@ def choose_format(requested: Format | None, console: Console) -> Format:
     return Format.table if console.is_terminal else Format.tsv
 
 
+def _colour() -> dict[str, object]:
+    """NO_COLOR (https://no-color.org) set to anything: no escape codes at all, not even bold."""
+    return {"color_system": None} if os.environ.get("NO_COLOR") else {}
+
+
 def stdout_console() -> Console:
-    return Console(soft_wrap=False, highlight=False)
+    return _Console(soft_wrap=False, highlight=False, **_colour())  # type: ignore[arg-type]
 
 
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False)
+    return _Console(stderr=True, highlight=False, **_colour())  # type: ignore[arg-type]
 
 
 def error(console: Console, message: str) -> None:
     """One line on stderr, no markup interpretation."""
-    console.print(Text(f"semsearch: error: {message}", style="red"), soft_wrap=True)
+    console.print(Text(f"semsearch: error: {safe(message)}", style="red"), soft_wrap=True)
 
 
 def notice(console: Console, message: str) -> None:
     """A notice (not an error): one line on stderr, no markup interpretation."""
-    console.print(Text(f"semsearch: {message}", style="yellow"), soft_wrap=True)
+    console.print(Text(f"semsearch: {safe(message)}", style="yellow"), soft_wrap=True)

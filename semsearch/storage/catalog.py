@@ -28,13 +28,14 @@ from ..settings import Settings
 from .base import FileRecord, NewPassage, PassageRecord
 from .layout import CREATING, index_state
 from .safety import open_private, private_dir
+from .retired import RETIRED_SCHEMA, RetiredPassages
 from .sqlite import FILE_COLUMNS, SCHEMA, fts_query, rebuild_hint
 
 def _blob(vector: np.ndarray) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
 
 
-class SqliteCatalog:
+class SqliteCatalog(RetiredPassages):
     """An open catalog. Use :meth:`create` or :meth:`open`, then :meth:`close`."""
 
     def __init__(self, index_dir: Path, conn: sqlite3.Connection, snapshot: bool = False) -> None:
@@ -73,7 +74,7 @@ class SqliteCatalog:
         os.close(open_private(tmp, new=True))  # SQLite gives its -wal and -shm files the catalog's mode
         conn = cls._connect(tmp)
         conn.execute("PRAGMA journal_mode = WAL")  # recorded in the file: readers never block the writer
-        conn.executescript(SCHEMA)
+        conn.executescript(SCHEMA + RETIRED_SCHEMA)
         now = str(time.time())
         meta = {
             "schema_version": str(SCHEMA_VERSION),

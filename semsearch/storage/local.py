@@ -15,6 +15,7 @@ from ..defaults import FAISS_NAME
 from ..settings import Settings
 from .base import VectorIndex
 from .catalog import SqliteCatalog
+from .layout import running_writer
 from .vectors import FlatIndex
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,9 @@ class LocalStore:
                 return FlatIndex.load(self._path, dimension)
             except (OSError, RuntimeError) as exc:
                 log.warning("%s was unreadable (%s); rebuilt it from the catalog", FAISS_NAME, exc)
+        elif running_writer(self.index_dir):
+            # Normal while `index` runs: it writes the file when it is done.
+            log.warning("index in progress: searching the %d files committed so far", self.catalog.count_files())
         elif self._path.exists():
             log.warning("%s was out of date; rebuilt it from the catalog", FAISS_NAME)
         elif self.catalog.count_passages():
