@@ -11,12 +11,13 @@ from rich.console import Console
 
 from ..records import EvalReport, IndexInfo, IndexReport
 from . import human, machine
+from .context import write_context
 from .console import MACHINE_FORMATS, Format, choose_format, error, notice, stderr_console, stdout_console
 from .machine import ResultSet
 from .progress import EvalProgressBar, IndexProgressBar
 
 __all__ = ["EvalProgressBar", "Format", "IndexProgressBar", "ResultSet", "choose_format", "error", "notice",
-           "show_eval", "show_info", "show_report", "show_results", "stderr_console", "stdout_console"]
+           "show_eval", "show_info", "show_report", "show_results", "stderr_console", "stdout_console", "write_context"]
 
 
 def show_results(results: Sequence[ResultSet], fmt: Format, out: Console) -> None:

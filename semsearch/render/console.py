@@ -15,6 +15,7 @@ class Format(str, Enum):
     tsv = "tsv"
     csv = "csv"
     paths = "paths"
+    context = "context"  # query only: the best passages as one block for a language model
 
 
 MACHINE_FORMATS = (Format.json, Format.jsonl)

@@ -1,0 +1,28 @@
+"""``query --format context``: the context block on stdout, as plain text in a pipe."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+from rich.console import Console
+
+from ..records import ContextBlock
+from .console import notice
+
+# Control characters other than tab and newline: a file could hold terminal escape codes.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def write_context(block: ContextBlock, out: Console, err: Console) -> None:
+    """The block verbatim when piped (to a language model); on a terminal, control
+    characters from the files are shown as escapes. How much was left out goes to stderr."""
+    text = block.text
+    if out.is_terminal:
+        text = _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    if block.omitted:
+        more = "result" if block.omitted == 1 else "results"
+        notice(err, f"{block.omitted} more {more} left out to fit --max-tokens {block.max_tokens} "
+                    f"({block.tokens} tokens shown)")
