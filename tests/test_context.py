@@ -101,6 +101,19 @@ def test_the_budget_holds_and_cuts_are_at_line_ends_and_said(notes: Path, budget
     assert result.omitted == 3 - len(result.passages)
 
 
+def test_a_cut_names_exactly_the_lines_left_out(tmp_path: Path) -> None:
+    root = tmp_path / "paras"
+    root.mkdir()
+    (root / "paras.md").write_text("".join(f"paragraph {i} line {j}\n" + ("\n" if j == 3 else "")
+                                           for i in range(1, 9) for j in range(1, 4)))
+    sync(root, embedder_factory=FakeFactory())
+    for budget in range(30, 106, 3):  # from one line to all but the last
+        result = block(root, [hit(root, "paras.md", 1, 31)], budget)
+        [(_, start, end, body, notes)] = parse(result.text)
+        assert body == lines_of(root, "paras.md")[start - 1 : end] and body[-1].strip()  # no blank line at the cut
+        assert notes == [f"[… lines {end + 1}-31 left out: token budget]"], (budget, notes)
+
+
 def test_a_line_longer_than_the_budget_is_cut_mid_line_and_says_so(tmp_path: Path) -> None:
     root = tmp_path / "wide"
     root.mkdir()
@@ -119,7 +132,7 @@ def test_a_changed_file_is_shown_as_indexed_and_said(notes: Path) -> None:
     indexed = [hit(notes, "long.md", 10, 14, 1), hit(notes, "long.md", 13, 18, 2)]
     (notes / "long.md").write_text("rewritten\n" * 5)
     result = block(notes, indexed, 1000)
-    [(path, start, end, body, _)] = parse(result.text)
+    [(_, _, _, body, _)] = parse(result.text)
     assert result.text.startswith("[1] long.md:10-18 (as indexed; the file has changed since)\n")
     assert body == [f"line {i} of the long note about disks" for i in range(10, 19)]  # joined where they overlap
     assert not result.passages[0].from_file and result.passages[0].merged == 2

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
+from ..embedders import Embedder, load, resolve_model
 from ..errors import BadInputError
 from ..render import Format, choose_format, stdout_console
 from ..render.similarity import show_similarity
 from ..search import similarity as compare
-from ..settings import resolve
+from ..settings import Settings, resolve
 from .app import app, errors_to_exit_codes
 from .options import BackendOpt, DeviceOpt, FormatOpt, IndexOpt
 
@@ -21,14 +23,14 @@ TEXT_FORMATS = (Format.table, Format.tsv, Format.json, Format.jsonl)
 
 @app.command()
 def similarity(
-    files: Annotated[Optional[list[str]], typer.Argument(
+    files: Annotated[list[str] | None, typer.Argument(
         help="Files to compare; - reads a text from stdin. Texts themselves go in --text.", show_default=False)] = None,
-    texts: Annotated[Optional[list[str]], typer.Option(
+    texts: Annotated[list[str] | None, typer.Option(
         "--text", "-t", help="A text to compare (repeatable); files come first, then texts.", show_default=False)] = None,
     passages: Annotated[bool, typer.Option("--passages", help="Also show the best-matching passage pairs.")] = False,
     top_k: Annotated[int, typer.Option("--top-k", "-k", help="How many passage pairs --passages shows.", min=1)] = 5,
     index_path: IndexOpt = None,
-    model: Annotated[Optional[str], typer.Option(
+    model: Annotated[str | None, typer.Option(
         "--model", "-m", show_default=False, help="The model, without an index (default all-MiniLM-L6-v2); with "
         "--index, a guard: fail unless the index was built with it. [env: SEMSEARCH_MODEL]")] = None,
     backend: BackendOpt = None,
@@ -75,13 +77,11 @@ def _sides(files: list[str], texts: list[str]) -> list[Path | str]:
     return [sys.stdin.read() if f == "-" else Path(f) for f in files] + list(texts)
 
 
-def _embedder(settings):  # type: ignore[no-untyped-def]
-    """The model, loaded on first need, once."""
-    from ..embedders import load, resolve_model
+def _embedder(settings: Settings) -> Callable[[], Embedder]:
+    """The model the settings name, loaded on first need, once."""
+    made: list[Embedder] = []
 
-    made = []
-
-    def get():  # type: ignore[no-untyped-def]
+    def get() -> Embedder:
         if not made:
             made.append(load(resolve_model(settings.model), settings.backend, device=settings.device))
         return made[0]

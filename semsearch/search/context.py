@@ -272,6 +272,8 @@ def _trim_blank_edges(span: _Span) -> None:
         span.start += 1
     while span.end > span.start and not span.body[span.end - span.first].strip():
         span.end -= 1
+    if span.cut is not None:
+        span.cut = (span.end + 1, span.cut[1])  # what was trimmed is left out too
 
 
 def _drop_last_line(spans: list[_Span]) -> None:
