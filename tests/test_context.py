@@ -151,3 +151,22 @@ def test_a_file_name_cannot_forge_a_citation(tmp_path: Path) -> None:
 def test_no_hits_no_block(notes: Path) -> None:
     result = block(notes, [], 100)
     assert result.text == "" and result.passages == [] and result.tokens == 0
+
+
+def test_on_a_terminal_control_characters_are_escaped_piped_they_are_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rich.console import Console
+
+    from semsearch.render import write_context
+
+    root = tmp_path / "esc"
+    root.mkdir()
+    (root / "note.md").write_text("red \x1b[31malert\x1b[0m\tdone\n")
+    sync(root, embedder_factory=FakeFactory())
+    result = block(root, [hit(root, "note.md", 1, 1)], 100)
+    err = Console(stderr=True)
+    write_context(result, Console(force_terminal=True), err)
+    assert capsys.readouterr().out == "[1] note.md:1-1\nred \\x1b[31malert\\x1b[0m\tdone\n"
+    write_context(result, Console(force_terminal=False), err)
+    assert capsys.readouterr().out == result.text == "[1] note.md:1-1\nred \x1b[31malert\x1b[0m\tdone\n"

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import sys
 
 from rich.console import Console
 
 from ..records import ContextBlock
+from ..search.context import printable
 from .console import notice
-
-# Control characters other than tab and newline: a file could hold terminal escape codes.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def write_context(block: ContextBlock, out: Console, err: Console) -> None:
@@ -19,7 +16,7 @@ def write_context(block: ContextBlock, out: Console, err: Console) -> None:
     characters from the files are shown as escapes. How much was left out goes to stderr."""
     text = block.text
     if out.is_terminal:
-        text = _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+        text = printable(text, keep="\t\n")
     sys.stdout.write(text)
     sys.stdout.flush()
     if block.omitted:

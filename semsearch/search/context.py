@@ -23,7 +23,7 @@ from .. import defaults
 from ..chunking import TokenSpans
 from ..corpus import FileEntry, read_document
 from ..errors import BadInputError
-from ..records import ContextBlock, ContextPassage, Hit
+from ..records import ContextBlock, ContextPassage, Hit, Skipped
 from ..storage import Catalog
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -145,9 +145,9 @@ def _unchanged_lines(path: str, catalog: Catalog) -> list[str] | None:
     if record is None or not stat.S_ISREG(st.st_mode) or st.st_size != record.size:
         return None
     doc = read_document(FileEntry(path, where, st.st_size, st.st_mtime_ns))
-    if getattr(doc, "digest", None) != record.digest:
+    if isinstance(doc, Skipped) or doc.digest != record.digest:
         return None
-    return doc.text.split("\n")  # type: ignore[union-attr]
+    return doc.text.split("\n")
 
 
 def _merge(spans: list[_Span]) -> list[_Span]:
@@ -168,7 +168,7 @@ def _merge(spans: list[_Span]) -> list[_Span]:
 
 def _join(a: _Span, b: _Span) -> _Span | None:
     """One window covering ``a`` and ``b`` (a ranks first), or None if they do not meet."""
-    if a.path != b.path or a.start > b.end + 1 or b.start > a.end + 1 or a.cut or b.cut:
+    if a.path != b.path or a.start > b.end + 1 or b.start > a.end + 1 or a.cut or b.cut or a.cut_mid_line:
         return None
     start, end = min(a.start, b.start), max(a.end, b.end)
     merged = {"rank": a.rank, "score": max(a.score, b.score), "merged": a.merged + b.merged}
@@ -200,14 +200,13 @@ def _fill(spans: list[_Span], count: _Counter, budget: int, cite: Callable[[str]
     """The windows that fit, best first; the first that does not is cut at a line end."""
     shown: list[_Span] = []
     used = 0
-    for i, span in enumerate(spans):
+    for span in spans:
         cost = count.span(span, len(shown) + 1, cite)
         if used + cost <= budget:
             shown.append(span)
             used += cost
             continue
         full_end = span.end
-        span.cut = (span.start, full_end)
         lo, hi = span.start - 1, full_end  # the most lines that fit: bisect on the window's end
         while lo < hi:
             mid = (lo + hi + 1) // 2
@@ -250,7 +249,8 @@ def _grow(spans: list[_Span], count: _Counter, budget: int, neighbours: int, cit
             if not span.from_file or span.cut or span.cut_mid_line:
                 continue
             for number in (span.start - 1, span.end + 1):
-                if not span.first <= number < span.first + len(span.body) or _shown(spans, span.path, number):
+                if not 1 <= number <= len(span.body) or any(
+                        s.path == span.path and s.start <= number <= s.end for s in spans):
                     continue  # past the file's ends, or shown already: touching windows are merged later
                 before = count.text(_header(span, i, cite))
                 grown = (number, span.end) if number < span.start else (span.start, number)
@@ -261,10 +261,6 @@ def _grow(spans: list[_Span], count: _Counter, budget: int, neighbours: int, cit
                     used += extra
                 else:
                     span.start, span.end = old
-
-
-def _shown(spans: list[_Span], path: str, number: int) -> bool:
-    return any(s.path == path and s.start <= number <= s.end for s in spans)
 
 
 def _trim_blank_edges(span: _Span) -> None:
@@ -284,7 +280,7 @@ def _drop_last_line(spans: list[_Span]) -> None:
 
 
 def _header(span: _Span, number: int, cite: Callable[[str], str]) -> str:
-    where = f"[{number}] {_printable(cite(span.path))}:{span.start}-{span.end}"
+    where = f"[{number}] {printable(cite(span.path))}:{span.start}-{span.end}"
     return where if span.from_file else f"{where} (as indexed; the file has changed since)"
 
 
@@ -292,8 +288,10 @@ def _note(span: _Span) -> str:
     notes = []
     if span.cut_mid_line:
         notes.append(f"[… line {span.start} cut short: token budget]")
-    if span.cut is not None and span.cut[0] <= span.cut[1]:
+    if span.cut is not None and span.cut[0] < span.cut[1]:
         notes.append(f"[… lines {span.cut[0]}-{span.cut[1]} left out: token budget]")
+    elif span.cut is not None and span.cut[0] == span.cut[1]:
+        notes.append(f"[… line {span.cut[0]} left out: token budget]")
     return "\n".join(notes)
 
 
@@ -307,6 +305,7 @@ def _render(spans: list[_Span], cite: Callable[[str], str]) -> str:
     return "\n\n".join(blocks) + ("\n" if blocks else "")
 
 
-def _printable(text: str) -> str:
-    """A path on one line: control characters (a newline in a file name) written as escapes."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+def printable(text: str, keep: str = "") -> str:
+    """Control characters (a newline in a file name, a terminal escape code) written as escapes
+    such as ``\\n`` or ``\\x1b``, except those in ``keep``."""
+    return _CONTROL.sub(lambda m: m.group() if m.group() in keep else m.group().encode("unicode_escape").decode(), text)
