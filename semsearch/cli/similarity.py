@@ -16,7 +16,7 @@ from ..render.similarity import show_similarity
 from ..search import similarity as compare
 from ..settings import Settings, resolve
 from .app import app, errors_to_exit_codes
-from .options import BackendOpt, DeviceOpt, FormatOpt, IndexOpt
+from .options import BackendOpt, DeviceOpt
 
 TEXT_FORMATS = (Format.table, Format.tsv, Format.json, Format.jsonl)
 
@@ -29,13 +29,18 @@ def similarity(
         "--text", "-t", help="A text to compare (repeatable); files come first, then texts.", show_default=False)] = None,
     passages: Annotated[bool, typer.Option("--passages", help="Also show the best-matching passage pairs.")] = False,
     top_k: Annotated[int, typer.Option("--top-k", "-k", help="How many passage pairs --passages shows.", min=1)] = 5,
-    index_path: IndexOpt = None,
+    index_path: Annotated[Path | None, typer.Option(
+        "--index", "-i", envvar="SEMSEARCH_INDEX", show_default=False,
+        help="Use this index's model and chunking, and its stored vectors for the files it holds unchanged "
+        "(default: no index; the model below).")] = None,
     model: Annotated[str | None, typer.Option(
         "--model", "-m", show_default=False, help="The model, without an index (default all-MiniLM-L6-v2); with "
         "--index, a guard: fail unless the index was built with it. [env: SEMSEARCH_MODEL]")] = None,
     backend: BackendOpt = None,
     device: DeviceOpt = None,
-    fmt: FormatOpt = None,
+    fmt: Annotated[Format | None, typer.Option(
+        "--format", "-f", case_sensitive=False, show_default=False,
+        help="json or jsonl: the whole record; tsv (or table, on a terminal): the score, then the pairs.")] = None,
 ) -> None:
     """How alike two files or texts are: the cosine similarity of their vectors (-1..1, 1 for the same text).
 
