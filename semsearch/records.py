@@ -74,6 +74,88 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class ContextPassage:
+    """One passage of a context block: what it shows of a file, and where from."""
+
+    number: int  # its [n] in the block, best first
+    path: str
+    start_line: int
+    end_line: int
+    score: float  # the best score of the results merged into it
+    text: str  # the lines shown (a cut line ends where it was cut)
+    merged: int  # how many of the query's results it holds
+    from_file: bool  # read from the unchanged file (whole lines, neighbours); else as indexed
+    cut: bool  # lines, or the end of a line, left out to fit the budget
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["score"] = round(self.score, 6)
+        return data
+
+
+@dataclass(frozen=True)
+class ContextBlock:
+    """A query's best passages as one prompt-ready text, within a token budget."""
+
+    query: str
+    text: str  # the block itself: each passage under its citation ``[n] path:start-end``
+    tokens: int  # the text's tokens, by the index model's tokenizer
+    max_tokens: int
+    passages: list[ContextPassage]
+    omitted: int  # results (after merging) left out to fit the budget
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"query": self.query, "tokens": self.tokens, "max_tokens": self.max_tokens, "omitted": self.omitted,
+                "passages": [p.to_dict() for p in self.passages], "text": self.text}
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A passage of a compared text or file: its lines (1-based, inclusive) and text."""
+
+    start_line: int
+    end_line: int
+    text: str
+
+
+@dataclass(frozen=True)
+class PassagePair:
+    """A passage of each side, and their cosine similarity."""
+
+    score: float
+    a: Passage
+    b: Passage
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"score": round(self.score, 6), "a": asdict(self.a), "b": asdict(self.b)}
+
+
+@dataclass(frozen=True)
+class Compared:
+    """One side of a comparison."""
+
+    source: str  # a path as given, - for stdin, or "text" for --text
+    kind: str  # "file" or "text"
+    passages: int
+    from_index: bool  # the index's stored vectors were used (no model work)
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """What ``semsearch similarity`` measures: the cosine of two texts' (or files') mean vectors."""
+
+    score: float  # -1..1; 1.0 for the same text
+    a: Compared
+    b: Compared
+    model: str
+    pairs: list[PassagePair] = field(default_factory=list)  # best-matching passages, each used once
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"score": round(self.score, 6), "a": asdict(self.a), "b": asdict(self.b), "model": self.model,
+                "pairs": [p.to_dict() for p in self.pairs]}
+
+
+@dataclass(frozen=True)
 class Progress:
     """Reported while indexing: files of this run's work done, passages embedded; and, to
     estimate the rest, bytes of those files read and passages cut from them so far."""

@@ -21,6 +21,7 @@ from ..render import (
     show_results,
     stderr_console,
     stdout_console,
+    write_context,
 )
 from .app import app, errors_to_exit_codes, one_thread_search
 from .options import (
@@ -69,21 +70,33 @@ def query(
     null: NullOpt = False,
     context: ContextOpt = 0,
     absolute: AbsoluteOpt = False,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", min=1, show_default=False,
+                                    help=f"With --format context: the block's budget in tokens, counted with the "
+                                    f"index model's tokenizer (default {defaults.CONTEXT_TOKENS}).")
+    ] = None,
 ) -> None:
-    """Find the passages that mean what TEXT says, best first."""
+    """Find the passages that mean what TEXT says, best first.
+
+    --format context prints them as one block for a language model, each under its citation.
+    """
     with errors_to_exit_codes():
+        _check_context(fmt, max_tokens, batch)
         queries = _queries(text, batch)
         if mode.value != "lexical":
             one_thread_search()
+        options = {"mode": mode.value, "top_k": top_k, "min_score": min_score, "path_glob": path_glob or (),
+                   "per_file": None if chunks else per_file, "query_prompt": query_prompt}
         with open_index(index_path, model, device) as idx:
             view = PathView.of(idx.root, absolute=absolute, whole=whole)
-            globs = view.globs(path_glob or ())
-            results = [
-                (q if batch is not None else None,
-                 idx.query(q, mode=mode.value, top_k=top_k, min_score=min_score, path_glob=globs,
-                           per_file=None if chunks else per_file, query_prompt=query_prompt))
-                for q in queries
-            ]
+            options["path_glob"] = view.globs(path_glob or ())
+            if fmt is Format.context:
+                block = idx.context(queries[0], max_tokens=max_tokens or defaults.CONTEXT_TOKENS, **options)
+                write_context(block, stdout_console(), stderr_console())
+                if not block.passages:
+                    raise typer.Exit(ExitStatus.NO_RESULTS)
+                return
+            results = [(q if batch is not None else None, idx.query(q, **options)) for q in queries]  # type: ignore[arg-type]
             finish(results, fmt, view, idx, null=null, context=context, query=queries[0] if batch is None else None)
 
 
@@ -137,9 +150,18 @@ def _queries(text: Optional[list[str]], batch: Optional[Path]) -> list[str]:
     return [sys.stdin.read().strip() if words == "-" else words]
 
 
+def _check_context(fmt: Format | None, max_tokens: int | None, batch: Path | None) -> None:
+    if max_tokens is not None and fmt is not Format.context:
+        raise BadInputError("--max-tokens sets the budget of --format context; add --format context")
+    if fmt is Format.context and batch is not None:
+        raise BadInputError("--format context answers one query; give it as TEXT instead of --batch")
+
+
 def finish(results: Sequence[ResultSet], fmt: Optional[Format], view: PathView, idx: Index | None = None, *,
            null: bool = False, context: int = 0, query: str | None = None) -> None:
     """Render, and exit 1 when no query found anything (saying so on a terminal)."""
+    if fmt is Format.context:
+        raise BadInputError("--format context is for `semsearch query`; choose another format")
     out = stdout_console()
     fmt = Format.paths if null and fmt is None else choose_format(fmt, out)
     if null and fmt is not Format.paths:

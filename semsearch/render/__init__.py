@@ -13,13 +13,14 @@ from ..errors import BadInputError
 from ..records import EvalReport, IndexInfo, IndexReport
 from . import human, machine, table
 from .console import MACHINE_FORMATS, Format, choose_format, error, notice, safe, stderr_console, stdout_console
+from .context import write_context
 from .machine import PathShown, ResultSet
 from .progress import EvalProgressBar, IndexProgressBar
 from .table import Around
 
 __all__ = ["Around", "EvalProgressBar", "Format", "IndexProgressBar", "PathShown", "ResultSet", "choose_format",
            "error", "notice", "safe", "show_eval", "show_info", "show_report", "show_results", "stderr_console",
-           "stdout_console"]
+           "stdout_console", "write_context"]
 
 
 def show_results(results: Sequence[ResultSet], fmt: Format, out: Console, *, paths: PathShown | None = None,

@@ -18,6 +18,7 @@ class Format(str, Enum):
     csv = "csv"
     paths = "paths"
     vimgrep = "vimgrep"
+    context = "context"  # query only: the best passages as one block for a language model
 
 
 MACHINE_FORMATS = (Format.json, Format.jsonl)
