@@ -10,7 +10,6 @@ from rich.text import Text
 
 from ..records import Compared, Passage, Similarity
 from .console import MACHINE_FORMATS, Format
-from .human import _trim as trim
 from .machine import write_json
 
 
@@ -49,3 +48,9 @@ def _table(result: Similarity) -> Table:
 def _where(side: Compared, passage: Passage) -> str:
     name = "stdin" if side.source == "-" else side.source
     return f"{name}:{passage.start_line}-{passage.end_line}"
+
+
+def trim(text: str, limit: int = 320) -> str:
+    """A passage on one line, cut at a word near ``limit`` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rsplit(" ", 1)[0] + "…"
