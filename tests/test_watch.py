@@ -56,6 +56,8 @@ def test_edits_additions_renames_and_deletions_are_applied(notes: Path) -> None:
         (notes / "sub" / "kyoto.md").rename(notes / "sub" / "japan.md")
         proc.wait_for(r"added sub/japan\.md", after=mark)
         proc.wait_for(r"removed sub/kyoto\.md", after=mark)
+        proc.wait_for(r"updated .*: 3 files", after=mark)
+        assert embedded(proc.lines[mark:]) == 0  # moved, not re-embedded
 
         mark = len(proc.lines)
         (notes / "bread.txt").unlink()
@@ -136,6 +138,29 @@ def test_kill_9_mid_burst_leaves_a_consistent_index(notes: Path, tmp_path: Path)
         info = idx.info()
         assert info.files == 202 and info.stale == 0
         assert len(idx.store.vectors()) == info.passages
+
+
+def test_moved_files_keep_their_passages(notes: Path, tmp_path: Path) -> None:
+    """A renamed folder (or file) with unchanged content is not re-embedded, and the index
+    is the one a fresh run would make."""
+    for i in range(30):
+        (notes / "sub" / f"n{i:02}.md").write_text(f"Note {i} about topic {i % 7}.\n\nMore words {i}.\n")
+    sync(notes, embedder_factory=FakeFactory())
+    (notes / "sub").rename(notes / "moved")
+    (notes / "logs.md").write_text((notes / "logs.md").read_text() + "An edit.\n")
+    (notes / "copy.md").write_text((notes / "moved" / "n00.md").read_text())  # a copy is a new file
+    fake = FakeFactory()
+    report = sync(notes, embedder_factory=fake)
+    assert fake.passages_embedded == report.passages_embedded == 2  # the edited note and the copy
+    assert sorted(report.removed) == sorted(["sub/kyoto.md"] + [f"sub/n{i:02}.md" for i in range(30)])
+    assert len(report.added) == 32 and report.updated == ["logs.md"]
+    fresh = tmp_path / "fresh"
+    shutil.copytree(notes, fresh, ignore=shutil.ignore_patterns(".semsearch*"))
+    sync(fresh, embedder_factory=FakeFactory())
+    assert paths_and_texts(notes) == paths_and_texts(fresh)
+    with Index(notes, embedder_factory=FakeFactory()) as idx:
+        hits = idx.query("Note 3 about topic 3", mode="lexical", top_k=1)
+        assert hits[0].path == "moved/n03.md" and len(idx.store.vectors()) == idx.info().passages
 
 
 def test_a_missing_folder_is_one_line(tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 Embedded passages are committed every ``defaults.COMMIT_EVERY`` passages: an
 interrupted run keeps what it finished, never half a batch, and the next run
 resumes from there. A file whose stat changed but whose content did not (same
-digest) is not re-embedded.
+digest) is not re-embedded, nor is a file that moved (a new path with the content of
+a removed one): its passages go with it.
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ class Writer:
         self._pending: list[tuple[Document, list[Chunk]]] = []
         self._pending_passages = 0
         self._touched: list[FileEntry] = []
+        self._moved: list[tuple[str, FileEntry]] = []  # (old path, the file now), for the next commit
+        self._moved_away: list[str] = []  # every old path of a moved file
+        # The content of each removed file, by digest: a new file with one of these moved.
+        self._removed_digests = {work.known[p].digest: p for p in work.removed if work.known[p].skipped is None}
         self._to_skip: list[tuple[FileEntry, str, Skipped]] = [
             (e, "", too_large(e, max_file_size)) for e in work.too_large
         ]
@@ -78,8 +83,8 @@ class Writer:
             self._read(entry)
             if self._pending_passages >= defaults.COMMIT_EVERY:
                 self._commit()
-        report.removed = sorted(self._gone)
-        if self._pending or self._touched or self._gone or self._to_skip:
+        report.removed = sorted([*self._gone, *self._moved_away])
+        if self._pending or self._touched or self._moved or self._gone or self._to_skip:
             self._commit(final=True)
         self._progress(done)
 
@@ -97,14 +102,21 @@ class Writer:
             if rec is not None:
                 self._gone.append(entry.path)
             return
-        if rec is not None and rec.skipped is None and rec.digest == digest_bytes(data):
+        digest = digest_bytes(data)
+        if rec is not None and rec.skipped is None and rec.digest == digest:
             self._touched.append(entry)  # same content, new stat: nothing to embed
             self.report.unchanged += 1
+            return
+        if rec is None and digest in self._removed_digests:  # moved: same content, new path
+            old = self._removed_digests.pop(digest)
+            self._gone.remove(old)
+            self._moved.append((old, entry))
+            self._moved_away.append(old)
             return
         doc = read_document(entry, data)
         if isinstance(doc, Skipped):
             self.report.skipped.append(doc)
-            self._to_skip.append((entry, digest_bytes(data), doc))
+            self._to_skip.append((entry, digest, doc))
             return
         settings = self.catalog.settings
         chunks = chunk_text(doc.text, self._embedder().token_spans, settings.chunk_tokens or defaults.CHUNK_TOKENS,
@@ -131,6 +143,9 @@ class Writer:
                 catalog.put_skipped(entry.path, entry.size, entry.mtime_ns, digest, skip.reason)
             for entry in self._touched:
                 catalog.touch_file(entry.path, entry.size, entry.mtime_ns)
+            for old, entry in self._moved:
+                catalog.rename_file(old, entry.path, entry.size, entry.mtime_ns)
+                report.added.append(entry.path)
             if final:
                 for path in self._gone:
                     catalog.delete_file(path)
@@ -139,3 +154,4 @@ class Writer:
         self._pending.clear()
         self._to_skip.clear()
         self._touched.clear()
+        self._moved.clear()

@@ -294,6 +294,10 @@ class SqliteCatalog:
         """Record a new stat for a file whose content did not change (inside a transaction)."""
         self._conn.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime_ns, path))
 
+    def rename_file(self, old: str, new: str, size: int, mtime_ns: int) -> None:
+        """A file moved with its content unchanged: its passages and vectors go with it (inside a transaction)."""
+        self._conn.execute("UPDATE files SET path = ?, size = ?, mtime_ns = ? WHERE path = ?", (new, size, mtime_ns, old))
+
     def delete_file(self, path: str) -> None:
         """Forget a file and its passages (inside a transaction)."""
         self._conn.execute("DELETE FROM files WHERE path = ?", (path,))
