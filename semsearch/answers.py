@@ -19,23 +19,13 @@ MAX_TOP_K = 1000
 STALE_LISTED = 50  # stale paths listed per kind in a status; the counts are always whole
 
 
-def search(
-    live: LiveIndex,
-    query: str,
-    *,
-    mode: str = defaults.MODE,
-    top_k: int = defaults.TOP_K,
-    min_score: float | None = None,
-    path_glob: Sequence[str] = (),
-    per_file: int | None = defaults.PER_FILE,
-    query_prompt: str | None = None,
-) -> dict[str, Any]:
-    """The passages that best match ``query`` (see :meth:`semsearch.Index.query`)."""
+def search(live: LiveIndex, query: str, *, top_k: int = defaults.TOP_K, **options: Any) -> dict[str, Any]:
+    """The passages that best match ``query``; ``options`` as :meth:`semsearch.Index.query` takes them
+    (``mode``, ``min_score``, ``path_glob``, ``per_file``, ``query_prompt``)."""
     _check_top_k(top_k)
     index = live.current()
-    hits = index.query(query, mode=mode, top_k=top_k, min_score=min_score, path_glob=tuple(path_glob),
-                       per_file=per_file, query_prompt=query_prompt)
-    return _results(live, hits, query=query, mode=mode, generation=index.generation)
+    hits = index.query(query, top_k=top_k, **options)
+    return _results(live, hits, query=query, mode=options.get("mode", defaults.MODE), generation=index.generation)
 
 
 def similar(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +17,22 @@ from pathlib import Path
 from typing_extensions import Self
 
 CHILD = Path(__file__).with_name("crash_child.py")
+
+
+def indexed_copy(base: Path) -> Path:
+    """``base/notes``: a copy of sample_corpus/ indexed with the fake embedder, holding a hidden
+    ``.env`` (never indexed), with ``base/secret.txt`` outside it: what a server must never read."""
+    from semsearch import sync
+
+    from .conftest import SAMPLE
+    from .fakes import FakeFactory
+
+    root = base / "notes"
+    shutil.copytree(SAMPLE, root)
+    (root / ".env").write_text("API_KEY=never-readable\n")
+    (base / "secret.txt").write_text("outside the root\n")
+    sync(root, embedder_factory=FakeFactory())
+    return root
 
 
 class LiveProcess:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,10 +15,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from semsearch import sync
-
-from .conftest import SAMPLE, FakeFactory
-from .live_process import CHILD
+from .live_process import CHILD, indexed_copy
 
 
 def with_session(root: Path, check: Callable[[ClientSession], Awaitable[None]], real_model: bool = False,
@@ -48,13 +44,8 @@ def payload(result: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("mcp")
-    root = base / "notes"
-    shutil.copytree(SAMPLE, root)
-    (root / ".env").write_text("API_KEY=never-readable\n")
-    (base / "secret.txt").write_text("outside the root\n")
-    (root / "escape.md").symlink_to(base / "secret.txt")
-    sync(root, embedder_factory=FakeFactory())
+    root = indexed_copy(tmp_path_factory.mktemp("mcp"))
+    (root / "escape.md").symlink_to(root.parent / "secret.txt")  # not followed, so not indexed
     return root
 
 

@@ -5,7 +5,6 @@ test uses the real model end to end."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -14,10 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from semsearch import sync
-
-from .conftest import SAMPLE, FakeFactory
-from .live_process import LiveProcess
+from .live_process import LiveProcess, indexed_copy
 
 TOKEN = "a-long-enough-test-token"
 
@@ -29,14 +25,7 @@ def serving(proc: LiveProcess) -> str:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of sample_corpus/ indexed with the fake embedder, a secret beside it, and a link out."""
-    base = tmp_path_factory.mktemp("serve")
-    root = base / "notes"
-    shutil.copytree(SAMPLE, root)
-    (root / ".env").write_text("API_KEY=hidden-file-never-indexed\n")
-    (base / "secret.txt").write_text("outside the root\n")
-    sync(root, embedder_factory=FakeFactory())
-    return root
+    return indexed_copy(tmp_path_factory.mktemp("serve"))
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +104,7 @@ def test_passage_reads_lines_of_indexed_files_only(server: str, corpus: Path) ->
     for path, status in refused.items():
         reply = httpx.get(f"{server}/passage", params={"path": path}, timeout=60)
         assert reply.status_code == status, (path, reply.text)
-        assert "hidden-file" not in reply.text and "outside the root" not in reply.text
+        assert "never-readable" not in reply.text and "outside the root" not in reply.text
     past = httpx.get(f"{server}/passage", params={"path": "garden/composting.md", "start_line": 10_000}, timeout=60)
     assert past.status_code == 400
 
