@@ -12,7 +12,7 @@
          lexical query over HTTP finds the word; next to a cold `semsearch index` of one edit.
   burst  `semsearch watch` (real model): 1,000 new files, then all 1,000 rewritten (new
          mtime) with 10 really changed; passages embedded, as the watch logs them.
-With --write the tables replace this script's section of BENCHMARKS.md.
+With --write, each part's table replaces its own section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -261,25 +261,29 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="update this script's section of BENCHMARKS.md")
     args = parser.parse_args()
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    rows = []
     for part in [p for p in PARTS if p in args.only.split(",")]:
         with tempfile.TemporaryDirectory() as tmp:
-            rows += {"http": lambda: bench_http(Path(tmp), [int(s) for s in args.sizes.split(",")]),
-                     "watch": lambda: bench_watch(Path(tmp)), "burst": lambda: bench_burst(Path(tmp))}[part]()
-        print(rows[-1], flush=True)
-    table = "| measure | result | next to its baseline |\n|---|---|---|\n" + "\n".join(f"| {a} | {b} | {c} |"
-                                                                                   for a, b, c in rows)
-    command = f"python benchmarks/live.py --only {args.only} --sizes {args.sizes} --write"
-    section = (f"<!-- live:start -->\nMeasured {time.strftime('%Y-%m-%d')} on {machine} (shared with other jobs: "
-               f"load average {os.getloadavg()[0]:.1f} at the end) with `{command}`:\n\n{table}\n<!-- live:end -->")
-    print(section)
-    if args.write:
-        path = REPO / "BENCHMARKS.md"
-        text = path.read_text(encoding="utf-8")
-        if "<!-- live:start -->" not in text:
-            text += "\n## Always warm: `benchmarks/live.py`\n\n<!-- live:start -->\n<!-- live:end -->\n"
-        start, end = text.index("<!-- live:start -->"), text.index("<!-- live:end -->") + len("<!-- live:end -->")
-        path.write_text(text[:start] + section + text[end:], encoding="utf-8")
+            rows = {"http": lambda: bench_http(Path(tmp), [int(s) for s in args.sizes.split(",")]),
+                    "watch": lambda: bench_watch(Path(tmp)), "burst": lambda: bench_burst(Path(tmp))}[part]()
+        table = "| measure | result | next to its baseline |\n|---|---|---|\n" + "\n".join(
+            f"| {a} | {b} | {c} |" for a, b, c in rows)
+        sizes = f" --sizes {args.sizes}" if part == "http" else ""
+        section = (f"<!-- live-{part}:start -->\nMeasured {time.strftime('%Y-%m-%d')} on {machine} (shared with "
+                   f"other jobs: load average {os.getloadavg()[0]:.1f} at the end) with "
+                   f"`python benchmarks/live.py --only {part}{sizes} --write`:\n\n{table}\n<!-- live-{part}:end -->")
+        print(section, flush=True)
+        if args.write:
+            _write_section(part, section)
+
+
+def _write_section(part: str, section: str) -> None:
+    path = REPO / "BENCHMARKS.md"
+    text = path.read_text(encoding="utf-8")
+    start_mark, end_mark = f"<!-- live-{part}:start -->", f"<!-- live-{part}:end -->"
+    if start_mark not in text:
+        text += f"\n{start_mark}\n{end_mark}\n"
+    start, end = text.index(start_mark), text.index(end_mark) + len(end_mark)
+    path.write_text(text[:start] + section + text[end:], encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -181,3 +182,24 @@ def test_real_model_over_http(sample_copy: Path) -> None:
         data = httpx.get(f"{url}/query", params={"q": "what to do with kitchen scraps and fallen leaves",
                                                  "mode": "dense"}, timeout=120).json()
         assert data["results"][0]["path"] == "garden/composting.md"
+
+
+def test_serve_watch_keeps_answers_fresh(tmp_path: Path) -> None:
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / "first.md").write_text("The first note, about sourdough.\n")
+    with LiveProcess("serve", root, "--port", "0", "--watch") as proc:  # no index yet: made first
+        url = serving(proc)
+        assert httpx.get(f"{url}/health", timeout=60).json()["watching"] is True
+        before = httpx.get(f"{url}/query", params={"q": "sourdough", "mode": "lexical"}, timeout=60).json()
+        assert [h["path"] for h in before["results"]] == ["first.md"]
+        (root / "second.md").write_text("A second note, about marmalade.\n")
+        proc.wait_for(r"added second\.md")
+        for _ in range(600):  # the server follows the update once it is complete
+            data = httpx.get(f"{url}/query", params={"q": "marmalade", "mode": "lexical"}, timeout=60).json()
+            if data["results"]:
+                break
+            time.sleep(0.1)
+        assert [h["path"] for h in data["results"]] == ["second.md"] and data["generation"] != before["generation"]
+        proc.proc.terminate()  # SIGTERM stops it as Ctrl-C does
+        assert proc.proc.wait(60) == 130
