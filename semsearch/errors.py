@@ -55,3 +55,11 @@ class IndexLockedError(SemsearchError):
 
 class UnsafeFolderError(SemsearchError):
     """A place semsearch would write to is a link, or is someone else's."""
+
+
+class NotFoundError(BadInputError):
+    """What was asked for is not in the index (a file, a passage)."""
+
+
+class OutsideRootError(BadInputError):
+    """A path that leads out of the indexed folder (``../``, an absolute path elsewhere, a link)."""
