@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 
 from rich.console import Console
-from rich.text import Text
+from .escape import terminal_text
 
 
 class Format(str, Enum):
@@ -36,10 +36,10 @@ def stderr_console() -> Console:
 
 
 def error(console: Console, message: str) -> None:
-    """One line on stderr, no markup interpretation."""
-    console.print(Text(f"semsearch: error: {message}", style="red"), soft_wrap=True)
+    """One line on stderr, no markup interpretation, control characters (newlines too) visible."""
+    console.print(terminal_text(f"semsearch: error: {message}", style="red"), soft_wrap=True)
 
 
 def notice(console: Console, message: str) -> None:
-    """A notice (not an error): one line on stderr, no markup interpretation."""
-    console.print(Text(f"semsearch: {message}", style="yellow"), soft_wrap=True)
+    """A notice (not an error): one line on stderr, no markup interpretation, control characters visible."""
+    console.print(terminal_text(f"semsearch: {message}", style="yellow"), soft_wrap=True)

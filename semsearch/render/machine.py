@@ -11,10 +11,12 @@ from typing import Any, Sequence
 
 from ..records import Hit
 from .console import Format
+from .escape import for_csv, for_tsv
 
 # One result set: the query it answers (None when there is a single query) and its hits.
 ResultSet = tuple["str | None", list[Hit]]
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 FIELDS = ("rank", "score", "path", "start_line", "end_line", "text")
 
 
@@ -24,8 +26,11 @@ def hit_record(hit: Hit, query: str | None = None) -> dict[str, Any]:
 
 
 def write_json(data: object, fmt: Format) -> None:
-    """One JSON document (indented) for ``json``, one line for ``jsonl``."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2 if fmt is Format.json else None) + "\n")
+    """One JSON document (indented) for ``json``, one line for ``jsonl``. A file name that
+    is not UTF-8 holds lone surrogates (one per byte that is not): they are written as
+    ``\\udcXX`` escapes, so the output stays UTF-8 and the exact bytes can be recovered."""
+    text = json.dumps(data, ensure_ascii=False, indent=2 if fmt is Format.json else None)
+    sys.stdout.write(_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
 
 
 def write_results(results: Sequence[ResultSet], fmt: Format) -> None:
@@ -55,13 +60,14 @@ def write_results(results: Sequence[ResultSet], fmt: Format) -> None:
 
 
 def write_pairs(data: dict[str, Any]) -> None:
-    """A record as ``key<TAB>value`` lines (lists as JSON)."""
+    """A record as ``key<TAB>value`` lines (lists as JSON; control characters visible)."""
     for key, value in data.items():
-        sys.stdout.write(f"{key}\t{json.dumps(value) if isinstance(value, list) else value}\n")
+        sys.stdout.write(f"{key}\t{for_tsv(json.dumps(value) if isinstance(value, list) else value)}\n")
 
 
 def _delimited(results: Sequence[ResultSet], fmt: Format, batch: bool) -> str:
-    """TSV: no header, tabs and newlines in text become spaces. CSV: a header, RFC 4180 quoting."""
+    """TSV: no header, tabs and newlines in text become spaces, other control characters
+    visible. CSV: a header, RFC 4180 quoting, no cell a spreadsheet would run as a formula."""
     columns = (("query",) if batch else ()) + FIELDS
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -72,11 +78,7 @@ def _delimited(results: Sequence[ResultSet], fmt: Format, batch: bool) -> str:
             record = hit_record(hit, query if batch else None)
             values = [str(record[c]) for c in columns]
             if fmt is Format.tsv:
-                buffer.write("\t".join(_one_line(v) for v in values) + "\n")
+                buffer.write("\t".join(for_tsv(v) for v in values) + "\n")
             else:
-                writer.writerow(values)
+                writer.writerow([for_csv(v) for v in values])
     return buffer.getvalue()
-
-
-def _one_line(value: str) -> str:
-    return re.sub(r"[\t\r\n]+", " ", value)
