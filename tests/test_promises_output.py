@@ -6,11 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from .promises import assert_one_line_error, cli, no_raw_controls
+from .promises import assert_one_line_error, child, cli, no_raw_controls
 
 ESC_TEXT = "Bread: flour\x1b[31m RED \x1b]8;;http://evil.example/\x07click\x1b]8;;\x07 \x9b2J and water.\n"
 LINK_NAME = "[link=file:/etc/passwd]notes.md[/link] \x1b[2J.md"  # "/": folders on the way
@@ -76,3 +77,30 @@ def test_notices_and_errors_show_names_escaped(tmp_path: Path, monkeypatch) -> N
     result = cli(monkeypatch, "index", missing)
     assert_one_line_error(result, "does not exist")
     assert "\x1b" not in result.stderr and "\\x1b[2J[/x]" in result.stderr
+
+
+# -- 11: names that are not UTF-8 -------------------------------------------------------
+
+def test_names_that_are_not_utf8_are_indexed_shown_escaped_and_forgotten_when_deleted(tmp_path: Path) -> None:
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / "logs.md").write_text("Rotate log files weekly with logrotate.\n")
+    latin1 = os.fsdecode(b"caf\xe9 bread.md")  # a Latin-1 name: not UTF-8
+    (root / latin1).write_text("Bread: flour, water, yeast and salt.\n")
+    first = child("index", root)
+    assert first.returncode == 0, first.stderr
+    tsv = child("query", "bread flour", "--index", root)
+    assert tsv.returncode == 0 and b"caf\\xe9 bread.md" in tsv.stdout and no_raw_controls(tsv.stdout.decode(), "\n\t")
+    exact = child("query", "bread flour", "--index", root, "--format", "paths")
+    assert b"caf\xe9 bread.md\n" in exact.stdout  # the exact bytes, for scripts
+    data = json.loads(child("query", "bread flour", "--index", root, "--format", "json").stdout)
+    assert os.fsencode(data[0]["path"]) == b"caf\xe9 bread.md"  # JSON says \udce9: the byte, recoverable
+    (root / latin1).unlink()
+    (root / "new.md").write_text("Sourdough starter: feed it flour daily.\n")
+    again = child("index", root, "--format", "json")
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert report["added"] == ["new.md"] and [os.fsencode(p) for p in report["removed"]] == [b"caf\xe9 bread.md"]
+    paths = child("query", "bread flour", "--index", root, "--format", "paths").stdout
+    assert b"caf\xe9" not in paths and b"new.md" in paths
+    assert child("index", root).returncode == 0  # and every later run

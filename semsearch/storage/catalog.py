@@ -28,10 +28,15 @@ from ..settings import Settings
 from .base import FileRecord, NewPassage, PassageRecord
 from .layout import CREATING, index_state
 from .safety import open_private, private_dir
-from .sqlite import FILE_COLUMNS, SCHEMA, fts_query, rebuild_hint
+from .sqlite import FILE_COLUMNS, SCHEMA, checked_row, fts_query, name_param, name_value, rebuild_hint
 
 def _blob(vector: np.ndarray) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+_FILE_KINDS = (int, (str, bytes), int, int, str, (str, type(None)))
+_PASSAGE_KINDS = (int, (str, bytes), int, int, int, str)
+_PASSAGE_COLUMNS = ("id", "path", "ordinal", "start_line", "end_line", "text")
 
 
 class SqliteCatalog:
@@ -123,6 +128,9 @@ class SqliteCatalog:
             )
         try:
             return cls(index_dir, conn, snapshot)
+        except CorruptIndexError:
+            conn.close()
+            raise
         except (sqlite3.DatabaseError, KeyError, ValueError, TypeError) as exc:
             conn.close()
             raise CorruptIndexError(f"index catalog {catalog} is damaged ({exc}); {rebuild}") from exc
@@ -149,26 +157,51 @@ class SqliteCatalog:
 
     # -- meta ----------------------------------------------------------------
 
-    def _meta(self, key: str) -> str:
+    def _meta(self, key: str, kind: type = str) -> Any:
         rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
         if not rows:
-            raise KeyError(f"meta key {key!r} missing")
-        return str(rows[0][0])
+            raise self._damaged(f"meta key {key!r} missing")
+        try:
+            return kind(rows[0][0])
+        except (TypeError, ValueError) as exc:
+            raise self._damaged(f"meta {key} is {str(rows[0][0])[:40]!r}") from exc
+
+    def _damaged(self, what: str) -> CorruptIndexError:
+        return CorruptIndexError(f"index catalog {self.index_dir / CATALOG_NAME} is damaged ({what}); "
+                                 f"{rebuild_hint(self.index_dir)}")
 
     def _read_settings(self) -> Settings:
-        return Settings.from_record(json.loads(self._meta("settings")))
+        try:
+            return Settings.from_record(json.loads(self._meta("settings")))
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise self._damaged(f"its settings: {exc}") from exc
 
     @property
     def generation(self) -> int:
-        return int(self._meta("generation"))
+        return int(self._meta("generation", int))
 
     @property
     def created(self) -> float:
-        return float(self._meta("created"))
+        return float(self._meta("created", float))
 
     @property
     def updated(self) -> float:
-        return float(self._meta("updated"))
+        return float(self._meta("updated", float))
+
+    def _file(self, row: Sequence[Any]) -> FileRecord:
+        """A ``files`` row as a record, its name decoded (see :func:`.sqlite.name_param`)."""
+        try:
+            values = checked_row(row, _FILE_KINDS, FILE_COLUMNS.split(", "))
+            return FileRecord(values[0], name_value(values[1]), *values[2:])
+        except ValueError as exc:
+            raise self._damaged(f"a file record: {exc}") from exc
+
+    def _passage(self, row: Sequence[Any]) -> PassageRecord:
+        try:
+            values = checked_row(row, _PASSAGE_KINDS, _PASSAGE_COLUMNS)
+            return PassageRecord(values[0], name_value(values[1]), *values[2:])
+        except ValueError as exc:
+            raise self._damaged(f"a passage record: {exc}") from exc
 
     def set_settings(self, settings: Settings) -> None:
         """Record new settings (inside a transaction): the filters later runs reuse."""
@@ -190,12 +223,13 @@ class SqliteCatalog:
         return rows
 
     def files(self) -> dict[str, FileRecord]:
-        return {r[1]: FileRecord(*r) for r in self._rows(f"SELECT {FILE_COLUMNS} FROM files")}
+        records = (self._file(r) for r in self._rows(f"SELECT {FILE_COLUMNS} FROM files"))
+        return {r.path: r for r in records}
 
     def file(self, path: str) -> FileRecord | None:
         """One file's record, or None if the catalog does not know it."""
-        rows = self._rows(f"SELECT {FILE_COLUMNS} FROM files WHERE path = ?", (path,))
-        return FileRecord(*rows[0]) if rows else None
+        rows = self._rows(f"SELECT {FILE_COLUMNS} FROM files WHERE path = ?", (name_param(path),))
+        return self._file(rows[0]) if rows else None
 
     def count_files(self) -> int:
         """Files indexed (skipped ones not counted)."""
@@ -205,18 +239,28 @@ class SqliteCatalog:
         return int(self._rows("SELECT count(*) FROM chunks")[0][0])
 
     def disk_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.index_dir.iterdir() if p.is_file())
+        """The index folder's size: its regular files (one an ``index`` run renames or
+        deletes meanwhile is not counted)."""
+        total = 0
+        with os.scandir(self.index_dir) as entries:
+            for entry in entries:
+                try:
+                    if entry.is_file(follow_symlinks=False):
+                        total += entry.stat(follow_symlinks=False).st_size
+                except FileNotFoundError:
+                    continue
+        return total
 
     def passages(self, ids: Sequence[int]) -> dict[int, PassageRecord]:
         """Passages by id (ids not found are absent from the result)."""
         rows = self._in_batches("SELECT c.id, f.path, c.ordinal, c.start_line, c.end_line, c.text FROM chunks c "
                                 "JOIN files f ON f.id = c.file_id WHERE c.id IN ({})", [int(i) for i in ids])
-        return {r[0]: PassageRecord(*r) for r in rows}
+        return {r[0]: self._passage(r) for r in rows}
 
     def passage_ids(self, paths: Iterable[str]) -> list[int]:
         """The ids of every passage of these files."""
         rows = self._in_batches("SELECT c.id FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path IN ({})",
-                                list(paths))
+                                [name_param(p) for p in paths])
         return [r[0] for r in rows]
 
     def lexical(self, text: str, limit: int, allowed: Collection[int] | None = None) -> list[tuple[int, float]]:
@@ -234,13 +278,13 @@ class SqliteCatalog:
     def file_vectors(self, path: str) -> tuple[list[int], np.ndarray]:
         """The passage ids and vectors of one indexed file (empty if it has none)."""
         rows = self._rows("SELECT c.id, c.vector FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path = ? "
-                          "ORDER BY c.ordinal", (path,))
+                          "ORDER BY c.ordinal", (name_param(path),))
         return [r[0] for r in rows], self._matrix(r[1] for r in rows)
 
     def centroids(self) -> tuple[list[str], np.ndarray]:
         """Every file that has passages, with its unit-length mean passage vector."""
         rows = self._rows("SELECT path, centroid FROM files WHERE centroid IS NOT NULL ORDER BY path")
-        return [r[0] for r in rows], self._matrix(r[1] for r in rows)
+        return [name_value(r[0]) for r in rows], self._matrix(r[1] for r in rows)
 
     def all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """Every passage's id and vector, by id."""
@@ -248,8 +292,15 @@ class SqliteCatalog:
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)), self._matrix(r[1] for r in rows)
 
     def _matrix(self, blobs: Iterable[bytes]) -> np.ndarray:
-        data = b"".join(blobs)
-        return np.frombuffer(data, dtype=np.float32).reshape(-1, self.settings.dimension)
+        """Stored vectors as one matrix; a vector of the wrong size, or not finite, is damage."""
+        blobs = list(blobs)
+        size = 4 * self.settings.dimension
+        if any(not isinstance(b, bytes) or len(b) != size for b in blobs):
+            raise self._damaged(f"a stored vector is not {self.settings.dimension} float32 numbers")
+        matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(-1, self.settings.dimension)
+        if not np.isfinite(matrix).all():
+            raise self._damaged("a stored vector holds a number that is not finite")
+        return matrix
 
     # -- writing -------------------------------------------------------------
 
@@ -274,7 +325,7 @@ class SqliteCatalog:
         centroid = _blob(mean_vector(np.stack([p.vector for p in passages]))) if passages else None
         cur = self._conn.execute(
             "INSERT INTO files (path, size, mtime_ns, digest, centroid) VALUES (?, ?, ?, ?, ?)",
-            (path, size, mtime_ns, digest, centroid),
+            (name_param(path), size, mtime_ns, digest, centroid),
         )
         file_id = cur.lastrowid
         self._conn.executemany(
@@ -287,13 +338,13 @@ class SqliteCatalog:
         self.delete_file(path)
         self._conn.execute(
             "INSERT INTO files (path, size, mtime_ns, digest, skipped) VALUES (?, ?, ?, ?, ?)",
-            (path, size, mtime_ns, digest, reason),
+            (name_param(path), size, mtime_ns, digest, reason),
         )
 
     def touch_file(self, path: str, size: int, mtime_ns: int) -> None:
         """Record a new stat for a file whose content did not change (inside a transaction)."""
-        self._conn.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime_ns, path))
+        self._conn.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime_ns, name_param(path)))
 
     def delete_file(self, path: str) -> None:
         """Forget a file and its passages (inside a transaction)."""
-        self._conn.execute("DELETE FROM files WHERE path = ?", (path,))
+        self._conn.execute("DELETE FROM files WHERE path = ?", (name_param(path),))

@@ -3,11 +3,12 @@ errors on a damaged file mean to the user."""
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Sequence
 
 from ..defaults import CATALOG_NAME
 from ..errors import CorruptIndexError
@@ -58,6 +59,44 @@ def fts_query(text: str) -> str | None:
     or ``"`` are plain text), any of them may match. None if there is no word."""
     unique = list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))[:MAX_QUERY_WORDS]
     return " OR ".join(f'"{w}"' for w in unique) or None  # a word never holds a quote
+
+
+def name_param(path: str) -> str | bytes:
+    """A file name as the catalog stores it: as text, or, for a name whose bytes are not
+    UTF-8 (held in Python as surrogate escapes, which SQLite's TEXT cannot hold), as those
+    exact bytes in a BLOB. SQLite keeps a BLOB as a BLOB in a TEXT column, so both kinds
+    share the ``path`` column and no name is ever changed or merged with another."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
+def name_value(value: Any) -> str:
+    """The inverse of :func:`name_param`.
+
+    Raises:
+        ValueError: the stored value is not a name (a hand-edited catalog).
+    """
+    if isinstance(value, bytes):
+        return os.fsdecode(value)
+    if not isinstance(value, str):
+        raise ValueError(f"a file name is stored as {type(value).__name__} {value!r}")
+    return value
+
+
+def checked_row(row: Sequence[Any], kinds: Sequence[type | tuple[type, ...]], names: Sequence[str]) -> tuple[Any, ...]:
+    """``row`` with each value of the kind the schema promises (SQLite itself stores any
+    value in any column: a hand-edited catalog may hold text where a number belongs).
+
+    Raises:
+        ValueError: a value of another kind.
+    """
+    for value, kind, name in zip(row, kinds, names):
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ValueError(f"{name} is {type(value).__name__} {str(value)[:40]!r}")
+    return tuple(row)
 
 
 def rebuild_hint(index_dir: Path) -> str:
