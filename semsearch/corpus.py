@@ -103,8 +103,10 @@ def walk(
     include_spec, exclude_spec = compile_globs(include), compile_globs(exclude)
     note = skipped.append if skipped is not None else (lambda _s: None)
     walked: set[tuple[int, int]] = set()  # (device, inode) of every folder walked
+    Specs = list[tuple[str, pathspec.GitIgnoreSpec]]
 
-    def visit(directory: Path, rel_dir: str, specs: list[tuple[str, pathspec.GitIgnoreSpec]]) -> Iterator[FileEntry]:
+    def visit(directory: Path, rel_dir: str, specs: Specs) -> Iterator[FileEntry | tuple[Path, str, Specs]]:
+        """One folder's files, and (as a tuple) each subfolder to walk at its place in the order."""
         try:
             st = directory.stat()
             walked.add((st.st_dev, st.st_ino))
@@ -145,7 +147,7 @@ def walk(
                     continue
             if stat.S_ISDIR(st.st_mode):
                 if not _ignored(rel + "/", specs) and not (exclude_spec and exclude_spec.match_file(rel + "/")):
-                    yield from visit(Path(entry.path), rel + "/", specs)
+                    yield Path(entry.path), rel + "/", specs
                 continue
             if not stat.S_ISREG(st.st_mode) or _ignored(rel, specs):
                 continue
@@ -158,7 +160,17 @@ def walk(
                 continue
             yield FileEntry(rel, Path(entry.path), st.st_size, st.st_mtime_ns)
 
-    yield from visit(root, "", [])
+    # Depth first with a stack of our own, not recursion: a tree a thousand folders deep
+    # must not exhaust Python's recursion limit.
+    stack = [visit(root, "", [])]
+    while stack:
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
+        elif isinstance(item, FileEntry):
+            yield item
+        else:
+            stack.append(visit(*item))
 
 
 def digest_bytes(data: bytes) -> str:

@@ -10,10 +10,10 @@ from typing import Annotated, Iterator, Optional, Sequence
 import typer
 
 from .. import defaults
-from ..errors import BadInputError, ExitStatus
+from ..errors import BadInputError
 from ..index import Index
 from ..render import Format, ResultSet, choose_format, show_results, stdout_console
-from .app import app, errors_to_exit_codes, one_thread_search
+from .app import app, errors_to_exit_codes, nothing_found, one_thread_search
 from .options import (
     DeviceOpt,
     FormatOpt,
@@ -79,7 +79,7 @@ def similar(
         with open_index(index_path, model, device) as idx:
             options = dict(top_k=top_k, min_score=min_score, path_glob=path_glob or ())
             if source == "-":
-                hits = idx.similar(text=sys.stdin.read(), **options)  # type: ignore[arg-type]
+                hits = idx.similar(text=read_stdin(), **options)  # type: ignore[arg-type]
             else:
                 hits = idx.similar(Path(source), **options)  # type: ignore[arg-type]
             finish([(None, hits)], fmt)
@@ -97,14 +97,24 @@ def _queries(text: Optional[str], batch: Optional[Path]) -> list[str]:
         raise BadInputError("give one query as TEXT (or - for stdin), or a file of queries with --batch")
     if batch is not None:
         try:
-            content = sys.stdin.read() if str(batch) == "-" else batch.read_text(encoding="utf-8")
+            content = read_stdin() if str(batch) == "-" else batch.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise BadInputError(f"cannot read queries from {batch}: {exc}") from exc
         queries = [line.strip() for line in content.splitlines() if line.strip()]
         if not queries:
             raise BadInputError(f"{batch} holds no queries; put one query per line")
         return queries
-    return [sys.stdin.read().strip() if text == "-" else str(text)]
+    return [read_stdin().strip() if text == "-" else str(text)]
+
+
+def read_stdin() -> str:
+    """All of stdin as text; bytes that are not UTF-8 are a bad input, not a crash."""
+    try:
+        text = sys.stdin.read()
+        text.encode("utf-8")  # where stdin decodes with surrogate escapes (a C locale)
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        raise BadInputError("stdin is not valid UTF-8 text; give the text in UTF-8") from None
+    return text
 
 
 def finish(results: Sequence[ResultSet], fmt: Optional[Format]) -> None:
@@ -112,4 +122,4 @@ def finish(results: Sequence[ResultSet], fmt: Optional[Format]) -> None:
     out = stdout_console()
     show_results(results, choose_format(fmt, out), out)
     if not any(hits for _, hits in results):
-        raise typer.Exit(ExitStatus.NO_RESULTS)
+        raise nothing_found()

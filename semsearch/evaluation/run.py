@@ -97,6 +97,7 @@ def evaluate(
     if limit is not None and limit < 1:
         raise BadInputError("--limit must be at least 1")
     queries = list(dataset.queries.items())[:limit]
+    ids = {doc_filename(d): d for d in dataset.corpus}  # from file name back to id (long ids are hashed)
     results = []
     with Index(index_root, device=device, embedder_factory=embedder_factory) as index:
         index.load_model()  # before the clock starts
@@ -107,7 +108,7 @@ def evaluate(
                 if on_query:
                     on_query(mode, done, len(queries))
                 hits = index.query(text, top_k=101, mode=mode, query_prompt=query_prompt)
-                ranking = [doc_id(h.path) for h in hits]
+                ranking = [ids.get(h.path.rsplit("/", 1)[-1], doc_id(h.path)) for h in hits]
                 if ignore_identical_ids:
                     ranking = [d for d in ranking if d != qid]
                 runs[qid] = ranking[:100]
