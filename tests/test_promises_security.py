@@ -1,0 +1,67 @@
+"""Owner-only files, and advice that never destroys: findings 3 (eval's cache), 5 (a folder
+semsearch did not make), 10 (a read-only index) and 17 (a catalog from a newer semsearch) of
+the hostile review, through the real command line; the cross-user ones as uid 65534."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .promises import assert_one_line_error, cli
+
+NOBODY = 65534
+needs_root = pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="acting as another user needs root and setpriv",
+)
+
+
+def as_nobody(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
+    setpriv = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+    return subprocess.run(setpriv + argv, capture_output=True, text=True, timeout=300, check=False, **kwargs)
+
+
+@pytest.fixture
+def shared() -> Iterator[Path]:
+    """A folder every user can reach (pytest's own temporary folders are root's only)."""
+    folder = Path(tempfile.mkdtemp(prefix="semsearch-promises-", dir="/tmp"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def _dataset(folder: Path) -> Path:
+    (folder / "qrels").mkdir(parents=True)
+    corpus = [{"_id": "d1", "title": "Diagnosis", "text": "The patient's private medical history."},
+              {"_id": "d2", "title": "", "text": "Rotate log files weekly."}]
+    (folder / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in corpus))
+    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "medical history"}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    return folder
+
+
+@needs_root
+def test_eval_keeps_its_copy_of_a_private_dataset_owner_only(shared: Path, monkeypatch) -> None:
+    cache = shared / "cache"
+    cache.mkdir(mode=0o755)
+    cache.chmod(0o755)  # a cache others can enter: only what is in it protects the corpus
+    result = cli(monkeypatch, "eval", _dataset(shared / "data"), "--cache-dir", cache, "--mode", "lexical")
+    assert result.exit_code == 0, result.output
+    (kept,) = cache.iterdir()
+    for path in [kept, *kept.rglob("*")]:
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
+    doc = kept / "docs" / "d1.txt"
+    assert "private medical history" in doc.read_text()
+    attempt = as_nobody(["cat", str(doc)])  # another user, trying to read the copy
+    assert attempt.returncode != 0 and "Permission denied" in attempt.stderr
+    listing = as_nobody(["ls", str(kept / "docs")])
+    assert listing.returncode != 0 and "Permission denied" in listing.stderr
