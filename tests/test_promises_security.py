@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import stat
 import subprocess
 import tempfile
@@ -65,3 +66,48 @@ def test_eval_keeps_its_copy_of_a_private_dataset_owner_only(shared: Path, monke
     assert attempt.returncode != 0 and "Permission denied" in attempt.stderr
     listing = as_nobody(["ls", str(kept / "docs")])
     assert listing.returncode != 0 and "Permission denied" in listing.stderr
+
+
+# -- 5: a folder semsearch did not make ---------------------------------------------------
+
+@pytest.mark.parametrize("has_catalog", [False, True], ids=["no-catalog", "damaged-catalog"])
+def test_a_folder_semsearch_did_not_make_is_never_advised_away_nor_deleted(
+    notes: Path, has_catalog: bool, monkeypatch
+) -> None:
+    folder = notes / ".semsearch"
+    folder.mkdir()
+    (folder / "thesis.tex").write_text("Three years of someone's work.\n")
+    if has_catalog:
+        (folder / "catalog.sqlite").write_bytes(b"not a database" * 100)
+    before = sorted(p.name for p in folder.iterdir())
+    for args in (["index", notes], ["query", "x", "--index", notes], ["info", "--index", notes],
+                 ["index", notes, "--rebuild"]):
+        result = cli(monkeypatch, *args)
+        assert_one_line_error(result, "thesis.tex", "move it away", f"mv {folder} {folder}.old")
+        assert "--rebuild" not in result.stderr
+    assert sorted(p.name for p in folder.iterdir()) == before
+    assert (folder / "thesis.tex").read_text() == "Three years of someone's work.\n"
+
+
+def test_a_damaged_index_of_our_own_is_still_rebuilt(notes: Path, monkeypatch) -> None:
+    assert cli(monkeypatch, "index", notes).exit_code == 0
+    (notes / ".semsearch" / "catalog.sqlite").write_bytes(b"not a database" * 100)
+    assert_one_line_error(cli(monkeypatch, "index", notes), f"semsearch index {notes} --rebuild")
+    assert cli(monkeypatch, "index", notes, "--rebuild").exit_code == 0
+    assert cli(monkeypatch, "query", "rotate logs", "--index", notes).exit_code == 0
+
+
+# -- 17: a catalog from a newer semsearch --------------------------------------------------
+
+def test_an_index_from_a_newer_semsearch_is_never_rebuilt(notes: Path, monkeypatch) -> None:
+    assert cli(monkeypatch, "index", notes).exit_code == 0
+    catalog = notes / ".semsearch" / "catalog.sqlite"
+    with sqlite3.connect(catalog) as conn:
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    before = catalog.read_bytes()
+    for args in (["query", "rotate logs", "--index", notes], ["info", "--index", notes], ["index", notes],
+                 ["index", notes, "--rebuild"]):
+        result = cli(monkeypatch, *args)
+        assert_one_line_error(result, "made by a newer semsearch (schema 99", "upgrade semsearch")
+        assert "--rebuild" not in result.stderr
+    assert catalog.read_bytes() == before

@@ -22,6 +22,7 @@ from typer.exceptions import TyperException
 from ..errors import ExitStatus, SemsearchError
 from ..render import error, notice, stderr_console
 
+
 class _Commands(TyperGroup):
     """semsearch's commands. Whatever happens in one (a usage error, an error no command
     expected, Ctrl-C), the process ends with 0, 1 (nothing found, and only that), 2 (an

@@ -88,7 +88,7 @@ def _text(value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise ValueError(f"a text field holds {type(value).__name__} {str(value)[:40]!r}")
+        raise TypeError(f"a text field holds {type(value).__name__} {str(value)[:40]!r}")
     return value.encode("utf-8", "replace").decode("utf-8")  # JSON may escape a lone surrogate
 
 

@@ -15,7 +15,14 @@ from typing import Any, Sequence
 
 from .. import defaults
 from ..embedders import Embedder, EmbedderFactory, check_backend, default_factory, resolve_model
-from ..errors import BadInputError, NoTextFilesError, SemsearchError, SettingsMismatchError
+from ..errors import (
+    BadInputError,
+    CorruptIndexError,
+    NewerIndexError,
+    NoTextFilesError,
+    SemsearchError,
+    SettingsMismatchError,
+)
 from ..records import IndexReport, Skipped
 from ..settings import Settings, check_dimension, diff, resolve, with_
 from ..storage import (
@@ -25,6 +32,8 @@ from ..storage import (
     damaged_catalog_is_reported,
     exchange_folders,
     index_state,
+    not_ours,
+    stray_entries,
     writer_lock,
 )
 from .changes import plan
@@ -73,8 +82,13 @@ def sync(
     _check_flags(flags)
     index_dir = root / defaults.INDEX_DIR_NAME
     check_index_location(index_dir, building_dir(root))  # never written through a link, nor into another's folder
-    if index_state(index_dir) != "absent" and not rebuild:
-        LocalStore.open(index_dir).close()  # a corrupt or foreign folder is reported, and left as it is
+    if index_state(index_dir) != "absent":
+        # A corrupt or foreign folder is reported, and left as it is; --rebuild replaces
+        # only a folder that is recognisably semsearch's, made by this version or an older one.
+        if rebuild:
+            _check_replaceable(index_dir)
+        else:
+            LocalStore.open(index_dir).close()
     run = _Run(root, flags, on_progress, embedder_factory, started)
     with writer_lock(index_dir), damaged_catalog_is_reported(index_dir):
         state = index_state(index_dir)  # looked at again: another writer may have just finished
@@ -200,11 +214,26 @@ def _mismatch_message(name: str, wanted: Settings, recorded: Settings, root: Pat
     return f"this index uses --{name.replace('_', '-')} {getattr(recorded, name)}; to change it, {fix}"
 
 
+def _check_replaceable(index_dir: Path) -> None:
+    """Raise unless ``--rebuild`` may replace ``index_dir`` (and so delete what it holds).
+
+    Raises:
+        CorruptIndexError: it holds files semsearch did not make.
+        NewerIndexError: a newer semsearch made it.
+    """
+    strays = stray_entries(index_dir)
+    if strays:
+        raise CorruptIndexError(not_ours(index_dir, strays))
+    _readable_settings(index_dir)
+
+
 def _readable_settings(index_dir: Path) -> Settings | None:
     """The settings of the index being replaced, if it can still be read."""
     try:
         with LocalStore.open(index_dir) as store:
             return store.catalog.settings
+    except NewerIndexError:
+        raise
     except SemsearchError:
         return None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import Enum
 
 from rich.console import Console
+
 from .escape import terminal_text
 
 

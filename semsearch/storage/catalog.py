@@ -23,7 +23,7 @@ import numpy as np
 
 from ..defaults import CATALOG_NAME, SCHEMA_VERSION
 from ..embedders.base import mean_vector
-from ..errors import CorruptIndexError, IndexNotFoundError
+from ..errors import CorruptIndexError, IndexNotFoundError, NewerIndexError
 from ..settings import Settings
 from .base import FileRecord, NewPassage, PassageRecord
 from .layout import CREATING, index_state
@@ -123,6 +123,11 @@ class SqliteCatalog:
         if version is None or version[0] != str(SCHEMA_VERSION):
             conn.close()
             found = "none" if version is None else version[0]
+            if str(found).isdigit() and int(found) > SCHEMA_VERSION:
+                raise NewerIndexError(
+                    f"the index at {index_dir} was made by a newer semsearch (schema {found}; this one reads "
+                    f"{SCHEMA_VERSION}): upgrade semsearch to use it (this version will not change or rebuild it)"
+                )
             raise CorruptIndexError(
                 f"index at {index_dir} has schema version {found}, this semsearch reads {SCHEMA_VERSION}; {rebuild}"
             )
@@ -193,14 +198,14 @@ class SqliteCatalog:
         try:
             values = checked_row(row, _FILE_KINDS, FILE_COLUMNS.split(", "))
             return FileRecord(values[0], name_value(values[1]), *values[2:])
-        except ValueError as exc:
+        except TypeError as exc:
             raise self._damaged(f"a file record: {exc}") from exc
 
     def _passage(self, row: Sequence[Any]) -> PassageRecord:
         try:
             values = checked_row(row, _PASSAGE_KINDS, _PASSAGE_COLUMNS)
             return PassageRecord(values[0], name_value(values[1]), *values[2:])
-        except ValueError as exc:
+        except TypeError as exc:
             raise self._damaged(f"a passage record: {exc}") from exc
 
     def set_settings(self, settings: Settings) -> None:

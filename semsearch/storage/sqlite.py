@@ -12,6 +12,7 @@ from typing import Any, Iterator, Sequence
 
 from ..defaults import CATALOG_NAME
 from ..errors import CorruptIndexError
+from .layout import stray_entries
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -77,12 +78,12 @@ def name_value(value: Any) -> str:
     """The inverse of :func:`name_param`.
 
     Raises:
-        ValueError: the stored value is not a name (a hand-edited catalog).
+        TypeError: the stored value is not a name (a hand-edited catalog).
     """
     if isinstance(value, bytes):
         return os.fsdecode(value)
     if not isinstance(value, str):
-        raise ValueError(f"a file name is stored as {type(value).__name__} {value!r}")
+        raise TypeError(f"a file name is stored as {type(value).__name__} {value!r}")
     return value
 
 
@@ -91,16 +92,29 @@ def checked_row(row: Sequence[Any], kinds: Sequence[type | tuple[type, ...]], na
     value in any column: a hand-edited catalog may hold text where a number belongs).
 
     Raises:
-        ValueError: a value of another kind.
+        TypeError: a value of another kind.
     """
     for value, kind, name in zip(row, kinds, names):
         if not isinstance(value, kind) or isinstance(value, bool):
-            raise ValueError(f"{name} is {type(value).__name__} {str(value)[:40]!r}")
+            raise TypeError(f"{name} is {type(value).__name__} {str(value)[:40]!r}")
     return tuple(row)
 
 
 def rebuild_hint(index_dir: Path) -> str:
-    return f"rebuild it with `semsearch index {index_dir.parent} --rebuild`"
+    """What to do about an index that cannot be used: rebuild it, if the folder is
+    recognisably semsearch's; else (it holds files semsearch did not make) move it away,
+    since a rebuild replaces the folder and everything in it."""
+    strays = stray_entries(index_dir)
+    if not strays:
+        return f"rebuild it with `semsearch index {index_dir.parent} --rebuild`"
+    return not_ours(index_dir, strays)
+
+
+def not_ours(index_dir: Path, strays: Sequence[str]) -> str:
+    shown = ", ".join(strays[:3]) + (f" and {len(strays) - 3} more" if len(strays) > 3 else "")
+    return (f"{index_dir} also holds files semsearch did not make ({shown}), so semsearch will not replace or "
+            f"delete it: move it away (e.g. `mv {index_dir} {index_dir}.old`), then run `semsearch index "
+            f"{index_dir.parent}`")
 
 
 def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
