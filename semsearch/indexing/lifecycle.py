@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .. import defaults
+from ..corpus import compile_globs
 from ..embedders import Embedder, EmbedderFactory, check_backend, default_factory, resolve_model
 from ..errors import (
     BadInputError,
@@ -111,6 +112,8 @@ def _check_flags(flags: dict[str, Any]) -> None:
         raise BadInputError("--max-file-size must be at least 1 byte")
     if flags.get("backend") is not None:
         check_backend(flags["backend"])
+    for option in ("include", "exclude"):  # before a bad glob could be remembered
+        compile_globs(flags.get(option) or (), f"--{option}")
 
 
 class _Run:
