@@ -100,20 +100,26 @@ def test_hand_edited_catalog_values_are_reported_as_damage(indexed: Path, edit: 
     assert reported
 
 
-def test_info_during_an_index_run_whose_temp_files_come_and_go(indexed: Path, monkeypatch) -> None:
-    """``info`` lists the index folder while ``index`` writes and renames its temp files there."""
-    churn = subprocess.Popen([sys.executable, "-c", (
-        "import os, sys\n"
-        "p = sys.argv[1]\n"
-        "while True:\n"
-        "    open(p, 'w').close(); os.unlink(p)\n"), str(indexed / ".semsearch" / "vectors.faiss.1.tmp")])
-    try:
-        for _ in range(150):
-            result = cli(monkeypatch, "info", "--index", indexed, "--format", "json")
-            assert result.exit_code == 0, result.output
-    finally:
-        churn.kill()
-        churn.wait()
+def test_info_during_an_index_run_that_renames_its_temp_file_meanwhile(indexed: Path, monkeypatch) -> None:
+    """``info`` sums the index folder's files while ``index`` renames its temp file there:
+    here the file goes just after it was first looked at (the race, made certain)."""
+    temp = indexed / ".semsearch" / "vectors.faiss.4242.tmp"
+    temp.write_bytes(b"being written")
+    looked_at = os.stat
+
+    def index_renames_it_now(path, *args, **kwargs):
+        result = looked_at(path, *args, **kwargs)
+        if os.fspath(path) == str(temp):
+            try:
+                os.rename(temp, temp.with_suffix(".renamed"))
+            except FileNotFoundError:
+                pass
+        return result
+
+    monkeypatch.setattr(os, "stat", index_renames_it_now)
+    result = cli(monkeypatch, "info", "--index", indexed, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["files"] == 3
 
 
 def test_an_unexpected_error_is_one_line_with_exit_2_and_a_traceback_with_debug(indexed: Path, monkeypatch) -> None:
