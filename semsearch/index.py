@@ -20,7 +20,7 @@ from typing import Sequence
 
 from . import defaults
 from .embedders import Embedder, EmbedderFactory, default_factory, resolve_model
-from .errors import SettingsMismatchError
+from .errors import CorruptIndexError, SettingsMismatchError
 from .indexing import plan
 from .records import Hit, IndexInfo
 from .search import QueryOptions, check_query, run_query, similar_to_file, similar_to_text
@@ -168,6 +168,20 @@ class Index:
                 stale_changed=work.changed(),
                 stale_removed=work.removed,
             )
+
+    def check(self) -> None:
+        """Read the whole index and check it: the catalog page by page, and ``vectors.faiss``
+        against its checksum (``info --check``).
+
+        Raises:
+            CorruptIndexError: what is damaged, and what to do about it.
+        """
+        with self._lock, damaged_catalog_is_reported(self.index_dir):
+            self.store.catalog.check_integrity()
+            problem = self.store.vectors_problem()
+        if problem is not None:
+            raise CorruptIndexError(f"{self.index_dir / defaults.FAISS_NAME} is {problem}; run `semsearch index "
+                                    f"{self.root}` to rewrite it from the catalog (nothing is embedded again)")
 
     def close(self) -> None:
         self.store.close()

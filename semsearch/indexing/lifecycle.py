@@ -7,6 +7,7 @@ and ``--rebuild`` builds a new index beside the live one and swaps it in when do
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from contextlib import nullcontext
@@ -39,6 +40,8 @@ from ..storage import (
 )
 from .changes import plan
 from .writer import ProgressCallback, Writer
+
+log = logging.getLogger(__name__)
 
 
 def check_folder(root: Path) -> Path:
@@ -195,7 +198,10 @@ class _Run:
         work = plan(self.root, store.catalog.files(), settings.include, settings.exclude, settings.max_file_size,
                     settings.follow_symlinks)
         Writer(store.catalog, work, report, embedder, settings.max_file_size, self.on_progress).run()
-        if not store.vectors_current():
+        problem = store.vectors_problem()  # the whole file against its checksum
+        if problem is not None:
+            if store.vectors_current():
+                log.warning("%s was damaged (%s); rewrote it from the catalog", defaults.FAISS_NAME, problem)
             store.write_vectors()
         self._finish(report, store)
         return report

@@ -140,6 +140,16 @@ class SqliteCatalog:
             conn.close()
             raise CorruptIndexError(f"index catalog {catalog} is damaged ({exc}); {rebuild}") from exc
 
+    def check_integrity(self) -> None:
+        """Read every page of the catalog (SQLite's quick_check).
+
+        Raises:
+            CorruptIndexError: it found damage.
+        """
+        rows = self._rows("PRAGMA quick_check")
+        if [tuple(r) for r in rows] != [("ok",)]:
+            raise self.damaged("; ".join(str(r[0]) for r in rows[:3]))
+
     def refresh(self) -> bool:
         """Move a snapshot reader to the latest commit; True if the catalog changed."""
         with self._lock:
@@ -165,13 +175,14 @@ class SqliteCatalog:
     def _meta(self, key: str, kind: type = str) -> Any:
         rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
         if not rows:
-            raise self._damaged(f"meta key {key!r} missing")
+            raise self.damaged(f"meta key {key!r} missing")
         try:
             return kind(rows[0][0])
         except (TypeError, ValueError) as exc:
-            raise self._damaged(f"meta {key} is {str(rows[0][0])[:40]!r}") from exc
+            raise self.damaged(f"meta {key} is {str(rows[0][0])[:40]!r}") from exc
 
-    def _damaged(self, what: str) -> CorruptIndexError:
+    def damaged(self, what: str) -> CorruptIndexError:
+        """The error for a catalog found damaged (``what``), with the advice that fits."""
         return CorruptIndexError(f"index catalog {self.index_dir / CATALOG_NAME} is damaged ({what}); "
                                  f"{rebuild_hint(self.index_dir)}")
 
@@ -179,7 +190,7 @@ class SqliteCatalog:
         try:
             return Settings.from_record(json.loads(self._meta("settings")))
         except (ValueError, TypeError, AttributeError) as exc:
-            raise self._damaged(f"its settings: {exc}") from exc
+            raise self.damaged(f"its settings: {exc}") from exc
 
     @property
     def generation(self) -> int:
@@ -199,14 +210,14 @@ class SqliteCatalog:
             values = checked_row(row, _FILE_KINDS, FILE_COLUMNS.split(", "))
             return FileRecord(values[0], name_value(values[1]), *values[2:])
         except TypeError as exc:
-            raise self._damaged(f"a file record: {exc}") from exc
+            raise self.damaged(f"a file record: {exc}") from exc
 
     def _passage(self, row: Sequence[Any]) -> PassageRecord:
         try:
             values = checked_row(row, _PASSAGE_KINDS, _PASSAGE_COLUMNS)
             return PassageRecord(values[0], name_value(values[1]), *values[2:])
         except TypeError as exc:
-            raise self._damaged(f"a passage record: {exc}") from exc
+            raise self.damaged(f"a passage record: {exc}") from exc
 
     def set_settings(self, settings: Settings) -> None:
         """Record new settings (inside a transaction): the filters later runs reuse."""
@@ -291,6 +302,11 @@ class SqliteCatalog:
         rows = self._rows("SELECT path, centroid FROM files WHERE centroid IS NOT NULL ORDER BY path")
         return [name_value(r[0]) for r in rows], self._matrix(r[1] for r in rows)
 
+    def passage_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored vectors of these passages, by id (ids not found are absent)."""
+        rows = self._in_batches("SELECT id, vector FROM chunks WHERE id IN ({})", [int(i) for i in ids])
+        return dict(zip((r[0] for r in rows), self._matrix(r[1] for r in rows)))
+
     def all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """Every passage's id and vector, by id."""
         rows = self._rows("SELECT id, vector FROM chunks ORDER BY id")
@@ -301,10 +317,10 @@ class SqliteCatalog:
         blobs = list(blobs)
         size = 4 * self.settings.dimension
         if any(not isinstance(b, bytes) or len(b) != size for b in blobs):
-            raise self._damaged(f"a stored vector is not {self.settings.dimension} float32 numbers")
+            raise self.damaged(f"a stored vector is not {self.settings.dimension} float32 numbers")
         matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(-1, self.settings.dimension)
         if not np.isfinite(matrix).all():
-            raise self._damaged("a stored vector holds a number that is not finite")
+            raise self.damaged("a stored vector holds a number that is not finite")
         return matrix
 
     # -- writing -------------------------------------------------------------
