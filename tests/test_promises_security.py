@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import REPO
 from .promises import assert_one_line_error, cli
 
 NOBODY = 65534
@@ -111,3 +112,86 @@ def test_an_index_from_a_newer_semsearch_is_never_rebuilt(notes: Path, monkeypat
         assert_one_line_error(result, "made by a newer semsearch (schema 99", "upgrade semsearch")
         assert "--rebuild" not in result.stderr
     assert catalog.read_bytes() == before
+
+
+# -- 10: a read-only index ----------------------------------------------------------------
+
+def _nobodys_index(shared: Path) -> tuple[Path, dict[str, str], object]:
+    """A folder of notes that nobody owns and has indexed, nobody's environment, and a way
+    to run the real command line (fake model) as nobody."""
+    from .test_security import _python_as_nobody
+
+    root = shared / "notes"
+    root.mkdir()
+    (root / "logs.md").write_text("Rotate log files weekly with logrotate.\n")
+    (root / "bread.md").write_text("Bread: flour, water, yeast, salt.\n")
+    subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(root)], check=True)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO), "HOME": str(shared)}
+    python = _python_as_nobody(shared)
+
+    def run(*args: object) -> subprocess.CompletedProcess:
+        return python([str(REPO / "tests" / "crash_child.py"), "--", *map(str, args)], env)
+
+    made = run("index", root)
+    assert made.returncode == 0, made.stderr
+    return root, env, run
+
+
+READS = (["query", "bread flour", "--format", "paths"], ["similar", "logs.md", "--format", "paths"],
+         ["info", "--check", "--format", "json"])
+
+
+@needs_root
+def test_an_index_made_read_only_still_answers_its_owner(shared: Path) -> None:
+    root, _, run = _nobodys_index(shared)
+    subprocess.run(["chmod", "-R", "a-w", str(root)], check=True)
+    try:
+        for args in READS:
+            args = [a if a != "logs.md" else str(root / "logs.md") for a in args]
+            done = run(*args, "--index", root)
+            assert done.returncode == 0 and done.stdout and done.stderr == "", (args, done.stderr)
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", str(root)], check=True)
+
+
+@needs_root
+def test_an_index_on_read_only_media_answers(notes: Path, tmp_path: Path, monkeypatch) -> None:
+    assert cli(monkeypatch, "index", notes).exit_code == 0
+    view = tmp_path / "cdrom"
+    view.mkdir()
+    if subprocess.run(["mount", "--bind", str(notes), str(view)], capture_output=True, check=False).returncode:
+        pytest.skip("cannot bind-mount here")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(view)], check=True)
+        for args in READS:
+            args = [a if a != "logs.md" else str(view / "logs.md") for a in args]
+            result = cli(monkeypatch, *args, "--index", view)
+            assert result.exit_code == 0 and result.stdout and result.stderr == "", (args, result.output)
+    finally:
+        subprocess.run(["umount", str(view)], check=True)
+
+
+@needs_root
+@pytest.mark.parametrize("locked", ["folder", "catalog"])
+def test_an_index_the_reader_may_not_read_says_so_and_never_rebuild(shared: Path, locked: str) -> None:
+    """Root's index, shut to others: nobody is told it cannot be read, not to rebuild it."""
+    from .test_security import _python_as_nobody
+
+    root = shared / "roots-notes"
+    root.mkdir()
+    (root / "logs.md").write_text("Rotate log files weekly with logrotate.\n")
+    from semsearch import sync
+
+    from .fakes import FakeFactory
+
+    sync(root, embedder_factory=FakeFactory())
+    root.chmod(0o755)
+    index_dir = root / ".semsearch"
+    index_dir.chmod(0o700 if locked == "folder" else 0o755)
+    (index_dir / "catalog.sqlite").chmod(0o600)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO), "HOME": str(shared)}
+    python = _python_as_nobody(shared)
+    for args in (["query", "logs"], ["info"]):
+        done = python([str(REPO / "tests" / "crash_child.py"), "--", *args, "--index", str(root)], env)
+        assert_one_line_error(done, "cannot read", "permission denied", "ask its owner")
+        assert "rebuild" not in done.stderr

@@ -23,12 +23,23 @@ import numpy as np
 
 from ..defaults import CATALOG_NAME, SCHEMA_VERSION
 from ..embedders.base import mean_vector
-from ..errors import CorruptIndexError, IndexNotFoundError, NewerIndexError
+from ..errors import CorruptIndexError, IndexNotFoundError
 from ..settings import Settings
 from .base import FileRecord, NewPassage, PassageRecord
 from .layout import CREATING, index_state
 from .safety import open_private, private_dir
-from .sqlite import FILE_COLUMNS, SCHEMA, checked_row, fts_query, name_param, name_value, rebuild_hint
+from .sqlite import (
+    FILE_COLUMNS,
+    SCHEMA,
+    check_readable,
+    checked_row,
+    fts_query,
+    name_param,
+    name_value,
+    rebuild_hint,
+    schema_error,
+)
+
 
 def _blob(vector: np.ndarray) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
@@ -108,6 +119,7 @@ class SqliteCatalog:
             CorruptIndexError: the catalog is unreadable, foreign, or from another schema version.
         """
         catalog = index_dir / CATALOG_NAME
+        check_readable(index_dir)
         rebuild = rebuild_hint(index_dir)
         if not catalog.is_file():
             if index_state(index_dir) == "foreign":
@@ -122,15 +134,7 @@ class SqliteCatalog:
             raise CorruptIndexError(f"index catalog {catalog} is unreadable ({exc}); {rebuild}") from exc
         if version is None or version[0] != str(SCHEMA_VERSION):
             conn.close()
-            found = "none" if version is None else version[0]
-            if str(found).isdigit() and int(found) > SCHEMA_VERSION:
-                raise NewerIndexError(
-                    f"the index at {index_dir} was made by a newer semsearch (schema {found}; this one reads "
-                    f"{SCHEMA_VERSION}): upgrade semsearch to use it (this version will not change or rebuild it)"
-                )
-            raise CorruptIndexError(
-                f"index at {index_dir} has schema version {found}, this semsearch reads {SCHEMA_VERSION}; {rebuild}"
-            )
+            raise schema_error(index_dir, None if version is None else version[0])
         try:
             return cls(index_dir, conn, snapshot)
         except CorruptIndexError:

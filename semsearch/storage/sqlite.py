@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ..defaults import CATALOG_NAME
-from ..errors import CorruptIndexError
+from ..defaults import CATALOG_NAME, SCHEMA_VERSION
+from ..errors import CorruptIndexError, IndexUnreadableError, NewerIndexError
 from .layout import stray_entries
 
 SCHEMA = """
@@ -98,6 +98,39 @@ def checked_row(row: Sequence[Any], kinds: Sequence[type | tuple[type, ...]], na
         if not isinstance(value, kind) or isinstance(value, bool):
             raise TypeError(f"{name} is {type(value).__name__} {str(value)[:40]!r}")
     return tuple(row)
+
+
+def check_readable(index_dir: Path) -> None:
+    """Raise unless the user may read the index folder and its catalog: a reader without
+    permission is told so, never that the index needs rebuilding.
+
+    Raises:
+        IndexUnreadableError: permission denied.
+    """
+    catalog = index_dir / CATALOG_NAME
+    try:
+        os.listdir(index_dir)
+        if os.path.isfile(catalog):
+            os.close(os.open(catalog, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
+    except FileNotFoundError:
+        return
+    except PermissionError as exc:
+        raise IndexUnreadableError(
+            f"cannot read {exc.filename or index_dir} ({exc.strerror.lower() if exc.strerror else 'permission denied'}); "
+            f"ask its owner for read access (e.g. `chmod -R a+rX {index_dir}`), or run this as its owner"
+        ) from None
+
+
+def schema_error(index_dir: Path, found: str | None) -> CorruptIndexError:
+    """The error for a catalog of another schema version than this semsearch reads: an
+    older one is rebuilt; a newer one is never touched."""
+    if found is not None and found.isdigit() and int(found) > SCHEMA_VERSION:
+        return NewerIndexError(
+            f"the index at {index_dir} was made by a newer semsearch (schema {found}; this one reads "
+            f"{SCHEMA_VERSION}): upgrade semsearch to use it (this version will not change or rebuild it)"
+        )
+    return CorruptIndexError(f"index at {index_dir} has schema version {found or 'none'}, this semsearch reads "
+                             f"{SCHEMA_VERSION}; {rebuild_hint(index_dir)}")
 
 
 def rebuild_hint(index_dir: Path) -> str:
