@@ -15,42 +15,24 @@ import os
 import sqlite3
 import threading
 import time
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Collection, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..defaults import CATALOG_NAME, SCHEMA_VERSION
-from ..embedders.base import mean_vector
 from ..errors import CorruptIndexError, IndexNotFoundError
 from ..settings import Settings
-from .base import FileRecord, NewPassage, PassageRecord
+from .base import FileRecord, PassageRecord
+from .catalog_writes import CatalogWrites
 from .layout import CREATING, index_state
 from .safety import open_private, private_dir
-from .sqlite import (
-    FILE_COLUMNS,
-    SCHEMA,
-    check_readable,
-    checked_row,
-    fts_query,
-    name_param,
-    name_value,
-    rebuild_hint,
-    schema_error,
-)
+from .sqlite import (FILE_COLUMNS, SCHEMA, check_readable, file_record, fts_query, name_param, name_value,
+                     passage_record, rebuild_hint, schema_error)
 
 
-def _blob(vector: np.ndarray) -> bytes:
-    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
-
-
-_FILE_KINDS = (int, (str, bytes), int, int, str, (str, type(None)))
-_PASSAGE_KINDS = (int, (str, bytes), int, int, int, str)
-_PASSAGE_COLUMNS = ("id", "path", "ordinal", "start_line", "end_line", "text")
-
-
-class SqliteCatalog:
+class SqliteCatalog(CatalogWrites):
     """An open catalog. Use :meth:`create` or :meth:`open`, then :meth:`close`."""
 
     def __init__(self, index_dir: Path, conn: sqlite3.Connection, snapshot: bool = False) -> None:
@@ -209,24 +191,16 @@ class SqliteCatalog:
         return float(self._meta("updated", float))
 
     def _file(self, row: Sequence[Any]) -> FileRecord:
-        """A ``files`` row as a record, its name decoded (see :func:`.sqlite.name_param`)."""
         try:
-            values = checked_row(row, _FILE_KINDS, FILE_COLUMNS.split(", "))
-            return FileRecord(values[0], name_value(values[1]), *values[2:])
+            return file_record(row)
         except TypeError as exc:
             raise self.damaged(f"a file record: {exc}") from exc
 
     def _passage(self, row: Sequence[Any]) -> PassageRecord:
         try:
-            values = checked_row(row, _PASSAGE_KINDS, _PASSAGE_COLUMNS)
-            return PassageRecord(values[0], name_value(values[1]), *values[2:])
+            return passage_record(row)
         except TypeError as exc:
             raise self.damaged(f"a passage record: {exc}") from exc
-
-    def set_settings(self, settings: Settings) -> None:
-        """Record new settings (inside a transaction): the filters later runs reuse."""
-        self._conn.execute("UPDATE meta SET value = ? WHERE key = 'settings'", (json.dumps(settings.to_record()),))
-        self.settings = Settings.from_record(settings.to_record())
 
     # -- reading (each call under the lock: one connection serves every thread) --
 
@@ -326,50 +300,3 @@ class SqliteCatalog:
         if not np.isfinite(matrix).all():
             raise self.damaged("a stored vector holds a number that is not finite")
         return matrix
-
-    # -- writing -------------------------------------------------------------
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """All writes inside commit together, with a new generation, or not at all."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-                self._conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
-                self._conn.execute("UPDATE meta SET value = ? WHERE key = 'updated'", (str(time.time()),))
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:  # Ctrl-C may land just after COMMIT returned
-                    self._conn.execute("ROLLBACK")
-                raise
-
-    def put_file(self, path: str, size: int, mtime_ns: int, digest: str, passages: Sequence[NewPassage]) -> None:
-        """Insert or replace a file and its passages (inside a transaction)."""
-        self.delete_file(path)
-        centroid = _blob(mean_vector(np.stack([p.vector for p in passages]))) if passages else None
-        cur = self._conn.execute(
-            "INSERT INTO files (path, size, mtime_ns, digest, centroid) VALUES (?, ?, ?, ?, ?)",
-            (name_param(path), size, mtime_ns, digest, centroid),
-        )
-        file_id = cur.lastrowid
-        self._conn.executemany(
-            "INSERT INTO chunks (file_id, ordinal, start_line, end_line, text, vector) VALUES (?, ?, ?, ?, ?, ?)",
-            [(file_id, i, p.start_line, p.end_line, p.text, _blob(p.vector)) for i, p in enumerate(passages)],
-        )
-
-    def put_skipped(self, path: str, size: int, mtime_ns: int, digest: str, reason: str) -> None:
-        """Remember a file that is not indexed, so an unchanged one costs only a stat (inside a transaction)."""
-        self.delete_file(path)
-        self._conn.execute(
-            "INSERT INTO files (path, size, mtime_ns, digest, skipped) VALUES (?, ?, ?, ?, ?)",
-            (name_param(path), size, mtime_ns, digest, reason),
-        )
-
-    def touch_file(self, path: str, size: int, mtime_ns: int) -> None:
-        """Record a new stat for a file whose content did not change (inside a transaction)."""
-        self._conn.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime_ns, name_param(path)))
-
-    def delete_file(self, path: str) -> None:
-        """Forget a file and its passages (inside a transaction)."""
-        self._conn.execute("DELETE FROM files WHERE path = ?", (name_param(path),))

@@ -12,6 +12,7 @@ from typing import Any, Iterator, Sequence
 
 from ..defaults import CATALOG_NAME, SCHEMA_VERSION
 from ..errors import CorruptIndexError, IndexUnreadableError, NewerIndexError
+from .base import FileRecord, PassageRecord
 from .layout import stray_entries
 
 SCHEMA = """
@@ -131,6 +132,31 @@ def schema_error(index_dir: Path, found: str | None) -> CorruptIndexError:
         )
     return CorruptIndexError(f"index at {index_dir} has schema version {found or 'none'}, this semsearch reads "
                              f"{SCHEMA_VERSION}; {rebuild_hint(index_dir)}")
+
+
+_FILE_KINDS = (int, (str, bytes), int, int, str, (str, type(None)))
+_PASSAGE_KINDS = (int, (str, bytes), int, int, int, str)
+_PASSAGE_COLUMNS = ("id", "path", "ordinal", "start_line", "end_line", "text")
+
+
+def file_record(row: Sequence[Any]) -> FileRecord:
+    """A ``files`` row (:data:`FILE_COLUMNS`) as a record, its name decoded.
+
+    Raises:
+        TypeError: a value of another kind than the schema's (a hand-edited catalog).
+    """
+    values = checked_row(row, _FILE_KINDS, FILE_COLUMNS.split(", "))
+    return FileRecord(values[0], name_value(values[1]), *values[2:])
+
+
+def passage_record(row: Sequence[Any]) -> PassageRecord:
+    """A passage row (:data:`_PASSAGE_COLUMNS`) as a record, its file's name decoded.
+
+    Raises:
+        TypeError: a value of another kind than the schema's.
+    """
+    values = checked_row(row, _PASSAGE_KINDS, _PASSAGE_COLUMNS)
+    return PassageRecord(values[0], name_value(values[1]), *values[2:])
 
 
 def rebuild_hint(index_dir: Path) -> str:
