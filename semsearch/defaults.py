@@ -56,5 +56,12 @@ def cache_dir() -> Path:
     ``$SEMSEARCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/semsearch``, else ``~/.cache/semsearch``."""
     if os.environ.get("SEMSEARCH_CACHE_DIR"):
         return Path(os.environ["SEMSEARCH_CACHE_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no HOME, and no home folder in the user database
+            from .errors import BadInputError
+
+            raise BadInputError("no cache folder: HOME is not set; set SEMSEARCH_CACHE_DIR or HOME") from None
     return Path(base).expanduser() / "semsearch"

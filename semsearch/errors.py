@@ -41,6 +41,14 @@ class CorruptIndexError(SemsearchError):
     """The index on disk cannot be read, or is not a semsearch index."""
 
 
+class IndexUnreadableError(SemsearchError):
+    """The index is there, but the user may not read it."""
+
+
+class NewerIndexError(CorruptIndexError):
+    """The index was made by a newer semsearch: never to be rebuilt or changed by this one."""
+
+
 class SettingsMismatchError(SemsearchError):
     """The request disagrees with what the index was built with (model, chunking)."""
 

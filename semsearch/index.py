@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 from . import defaults
 from .embedders import Embedder, EmbedderFactory, default_factory, resolve_model
-from .errors import SettingsMismatchError
+from .errors import CorruptIndexError, SettingsMismatchError
 from .indexing import plan
 from .records import ContextBlock, Hit, IndexInfo, Similarity
 from .search import (
@@ -222,6 +222,20 @@ class Index:
         with self._lock, damaged_catalog_is_reported(self.index_dir):
             record = self.store.catalog.file(hit.path)
         return lines_around(self.root, record, hit, lines)
+
+    def check(self) -> None:
+        """Read the whole index and check it: the catalog page by page, and ``vectors.faiss``
+        against its checksum (``info --check``).
+
+        Raises:
+            CorruptIndexError: what is damaged, and what to do about it.
+        """
+        with self._lock, damaged_catalog_is_reported(self.index_dir):
+            self.store.catalog.check_integrity()
+            problem = self.store.vectors_problem()
+        if problem is not None:
+            raise CorruptIndexError(f"{self.index_dir / defaults.FAISS_NAME} is {problem}; run `semsearch index "
+                                    f"{self.root}` to rewrite it from the catalog (nothing is embedded again)")
 
     def close(self) -> None:
         self.store.close()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import defaults
-from .corpus import IGNORE_FILES
+from .ignore import IGNORE_FILES
 from .embedders import Embedder, EmbedderFactory, ModelRef, default_factory
 from .errors import IndexLockedError, SemsearchError
 from .indexing import check_folder, sync

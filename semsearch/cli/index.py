@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from .. import defaults
+from ..errors import BadInputError
 from ..indexing import check_folder, sync
 from ..render import (
     Format,
@@ -76,7 +78,7 @@ def index(
             report = sync(
                 root, within=within, model=model, include=include, exclude=exclude, chunk_tokens=chunk_tokens,
                 overlap=overlap,
-                backend=backend, max_file_size=int(max_file_size * 1e6), batch_size=batch_size, device=device,
+                backend=backend, max_file_size=_bytes(max_file_size), batch_size=batch_size, device=device,
                 rebuild=rebuild, follow_symlinks=follow_symlinks, on_progress=bar.update,
             )
         show_report(report, fmt or Format.table, stdout_console())
@@ -90,3 +92,10 @@ def _target(path: Path, nested: bool) -> tuple[Path, Path | None]:
         return folder, None
     root = enclosing_root(folder)
     return (folder, None) if root is None else (root, folder)
+
+
+def _bytes(megabytes: float) -> int:
+    """--max-file-size in bytes (inf and nan are floats too, but no size)."""
+    if not math.isfinite(megabytes) or megabytes * 1e6 >= 2**62:
+        raise BadInputError(f"--max-file-size {megabytes} is not a size; give a number of MB, e.g. 5")
+    return int(megabytes * 1e6)

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from .. import defaults
-from ..errors import BadInputError, ExitStatus
+from ..errors import BadInputError
 from ..index import Index
 from ..render import (
     Format,
@@ -23,7 +23,7 @@ from ..render import (
     stdout_console,
     write_context,
 )
-from .app import app, errors_to_exit_codes, one_thread_search
+from .app import app, errors_to_exit_codes, nothing_found, one_thread_search
 from .options import (
     RANKING_PANEL,
     AbsoluteOpt,
@@ -94,7 +94,7 @@ def query(
                 block = idx.context(queries[0], max_tokens=max_tokens or defaults.CONTEXT_TOKENS, **options)
                 write_context(block, stdout_console(), stderr_console())
                 if not block.passages:
-                    raise typer.Exit(ExitStatus.NO_RESULTS)
+                    raise nothing_found()
                 return
             results = [(q if batch is not None else None, idx.query(q, **options)) for q in queries]  # type: ignore[arg-type]
             finish(results, fmt, view, idx, null=null, context=context, query=queries[0] if batch is None else None)
@@ -121,7 +121,7 @@ def similar(
             view = PathView.of(idx.root, absolute=absolute, whole=whole)
             options = dict(top_k=top_k, min_score=min_score, path_glob=view.globs(path_glob or ()))
             if source == "-":
-                hits = idx.similar(text=sys.stdin.read(), **options)  # type: ignore[arg-type]
+                hits = idx.similar(text=read_stdin(), **options)  # type: ignore[arg-type]
             else:
                 hits = idx.similar(Path(source), **options)  # type: ignore[arg-type]
             finish([(None, hits)], fmt, view, idx, null=null, context=context)
@@ -139,7 +139,7 @@ def _queries(text: Optional[list[str]], batch: Optional[Path]) -> list[str]:
         raise BadInputError("give one query as TEXT (or - for stdin), or a file of queries with --batch")
     if batch is not None:
         try:
-            content = sys.stdin.read() if str(batch) == "-" else batch.read_text(encoding="utf-8")
+            content = read_stdin() if str(batch) == "-" else batch.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise BadInputError(f"cannot read queries from {batch}: {exc}") from exc
         queries = [line.strip() for line in content.splitlines() if line.strip()]
@@ -147,7 +147,17 @@ def _queries(text: Optional[list[str]], batch: Optional[Path]) -> list[str]:
             raise BadInputError(f"{batch} holds no queries; put one query per line")
         return queries
     words = " ".join(text or ())  # several words are one query, quoted or not
-    return [sys.stdin.read().strip() if words == "-" else words]
+    return [read_stdin().strip() if words == "-" else words]
+
+
+def read_stdin() -> str:
+    """All of stdin as text; bytes that are not UTF-8 are a bad input, not a crash."""
+    try:
+        text = sys.stdin.read()
+        text.encode("utf-8")  # where stdin decodes with surrogate escapes (a C locale)
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        raise BadInputError("stdin is not valid UTF-8 text; give the text in UTF-8") from None
+    return text
 
 
 def _check_context(fmt: Format | None, max_tokens: int | None, batch: Path | None) -> None:
@@ -177,4 +187,4 @@ def finish(results: Sequence[ResultSet], fmt: Optional[Format], view: PathView, 
         if fmt is Format.table:
             where = " in this folder (--all searches the whole index)" if view.scope else ""
             notice(stderr_console(), f"no results{where}")
-        raise typer.Exit(ExitStatus.NO_RESULTS)
+        raise nothing_found()

@@ -7,6 +7,7 @@ and ``--rebuild`` builds a new index beside the live one and swaps it in when do
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from contextlib import nullcontext
@@ -14,8 +15,16 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .. import defaults
+from ..corpus import compile_globs
 from ..embedders import Embedder, EmbedderFactory, check_backend, default_factory, resolve_model
-from ..errors import BadInputError, NoTextFilesError, SemsearchError, SettingsMismatchError
+from ..errors import (
+    BadInputError,
+    CorruptIndexError,
+    NewerIndexError,
+    NoTextFilesError,
+    SemsearchError,
+    SettingsMismatchError,
+)
 from ..records import IndexReport, Skipped
 from ..settings import Settings, check_dimension, diff, resolve, with_
 from ..storage import (
@@ -25,10 +34,14 @@ from ..storage import (
     damaged_catalog_is_reported,
     exchange_folders,
     index_state,
+    not_ours,
+    stray_entries,
     writer_lock,
 )
 from .changes import plan
 from .writer import ProgressCallback, Writer
+
+log = logging.getLogger(__name__)
 
 
 def check_folder(root: Path) -> Path:
@@ -78,8 +91,13 @@ def sync(
     index_dir = root / defaults.INDEX_DIR_NAME
     folder = _folder_within(root, within, rebuild, index_dir)
     check_index_location(index_dir, building_dir(root))  # never written through a link, nor into another's folder
-    if index_state(index_dir) != "absent" and not rebuild:
-        LocalStore.open(index_dir).close()  # a corrupt or foreign folder is reported, and left as it is
+    if index_state(index_dir) != "absent":
+        # A corrupt or foreign folder is reported, and left as it is; --rebuild replaces
+        # only a folder that is recognisably semsearch's, made by this version or an older one.
+        if rebuild:
+            _check_replaceable(index_dir)
+        else:
+            LocalStore.open(index_dir).close()
     run = _Run(root, flags, on_progress, embedder_factory, started, folder)
     with writer_lock(index_dir), damaged_catalog_is_reported(index_dir):
         state = index_state(index_dir)  # looked at again: another writer may have just finished
@@ -119,6 +137,8 @@ def _check_flags(flags: dict[str, Any]) -> None:
         raise BadInputError("--max-file-size must be at least 1 byte")
     if flags.get("backend") is not None:
         check_backend(flags["backend"])
+    for option in ("include", "exclude"):  # before a bad glob could be remembered
+        compile_globs(flags.get(option) or (), f"--{option}")
 
 
 class _Run:
@@ -201,7 +221,10 @@ class _Run:
         work = plan(self.root, store.catalog.files(), settings.include, settings.exclude, settings.max_file_size,
                     settings.follow_symlinks, self.within)
         Writer(store.catalog, work, report, embedder, settings.max_file_size, self.on_progress).run()
-        if not store.vectors_current():
+        problem = store.vectors_problem()  # the whole file against its checksum
+        if problem is not None:
+            if store.vectors_current():
+                log.warning("%s was damaged (%s); rewrote it from the catalog", defaults.FAISS_NAME, problem)
             store.write_vectors()
         self._finish(report, store)
         return report
@@ -223,11 +246,26 @@ def _mismatch_message(name: str, wanted: Settings, recorded: Settings, root: Pat
     return f"this index uses --{name.replace('_', '-')} {getattr(recorded, name)}; to change it, {fix}"
 
 
+def _check_replaceable(index_dir: Path) -> None:
+    """Raise unless ``--rebuild`` may replace ``index_dir`` (and so delete what it holds).
+
+    Raises:
+        CorruptIndexError: it holds files semsearch did not make.
+        NewerIndexError: a newer semsearch made it.
+    """
+    strays = stray_entries(index_dir)
+    if strays:
+        raise CorruptIndexError(not_ours(index_dir, strays))
+    _readable_settings(index_dir)
+
+
 def _readable_settings(index_dir: Path) -> Settings | None:
     """The settings of the index being replaced, if it can still be read."""
     try:
         with LocalStore.open(index_dir) as store:
             return store.catalog.settings
+    except NewerIndexError:
+        raise
     except SemsearchError:
         return None
 

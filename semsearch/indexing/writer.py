@@ -15,9 +15,9 @@ import numpy as np
 
 from .. import defaults
 from ..chunking import Chunk, chunk_text
-from ..corpus import Document, FileEntry, digest_bytes, read_document
+from ..corpus import Document, FileEntry, digest_bytes, read_document, read_file
 from ..embedders import Embedder
-from ..records import IndexReport, Progress, SkipReason, Skipped
+from ..records import IndexReport, Progress, Skipped
 from ..storage import Catalog, NewPassage
 from .changes import Plan, too_large
 
@@ -51,6 +51,7 @@ class Writer:
         self.report = report
         self._embedder = get_embedder
         self._on_progress = on_progress
+        self._max_file_size = max_file_size
         # What the next commit holds.
         self._pending: list[tuple[Document, list[Chunk]]] = []
         self._pending_passages = 0
@@ -99,10 +100,9 @@ class Writer:
     def _read(self, entry: FileEntry) -> None:
         """Read one file and queue what it needs: nothing, a new stat, a skip, or passages."""
         rec = self.work.known.get(entry.path)
-        try:
-            data = entry.abspath.read_bytes()
-        except OSError as exc:  # may be passing (permissions, a file being replaced): not remembered
-            self.report.skipped.append(Skipped(entry.path, SkipReason.UNREADABLE, str(exc.strerror or exc)))
+        data = read_file(entry, self._max_file_size)  # never more than the limit, even if it grew since the walk
+        if isinstance(data, Skipped):  # may be passing (permissions, a file being replaced): not remembered
+            self.report.skipped.append(data)
             if rec is not None:
                 self._gone.append(entry.path)
             return

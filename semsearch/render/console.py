@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
 from enum import Enum
 
 from rich.console import Console
-from rich.text import Text
+
+from .escape import terminal_text, visible
 
 
 class Format(str, Enum):
@@ -23,15 +23,9 @@ class Format(str, Enum):
 
 MACHINE_FORMATS = (Format.json, Format.jsonl)
 
-# What a file could smuggle to a terminal: control characters (ESC starts a terminal
-# command; Rich passes it through) and the bidirectional overrides that reorder a line.
-_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
 def safe(text: str) -> str:
     """``text`` with every control character (but newline and tab) shown as an escape, ``\\x1b``."""
-    return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}",
-                       text)
+    return visible(text, keep_lines=True)
 
 
 class _Console(Console):
@@ -61,10 +55,10 @@ def stderr_console() -> Console:
 
 
 def error(console: Console, message: str) -> None:
-    """One line on stderr, no markup interpretation."""
-    console.print(Text(f"semsearch: error: {safe(message)}", style="red"), soft_wrap=True)
+    """One line on stderr, no markup interpretation, control characters (newlines too) visible."""
+    console.print(terminal_text(f"semsearch: error: {message}", style="red"), soft_wrap=True)
 
 
 def notice(console: Console, message: str) -> None:
-    """A notice (not an error): one line on stderr, no markup interpretation."""
-    console.print(Text(f"semsearch: {safe(message)}", style="yellow"), soft_wrap=True)
+    """A notice (not an error): one line on stderr, no markup interpretation, control characters visible."""
+    console.print(terminal_text(f"semsearch: {message}", style="yellow"), soft_wrap=True)

@@ -9,6 +9,7 @@ from rich.text import Text
 
 from ..records import EvalReport, IndexInfo, IndexReport
 from .console import safe
+from .escape import terminal_text
 
 
 def print_report(report: IndexReport, out: Console) -> None:
@@ -32,7 +33,7 @@ def print_report(report: IndexReport, out: Console) -> None:
         reasons.setdefault(s.reason, []).append(s.path)
     for reason, paths in sorted(reasons.items()):
         shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
-        out.print(Text(safe(f"  skipped ({reason}): {shown}"), style="dim"), soft_wrap=True)
+        out.print(terminal_text(f"  skipped ({reason}): {shown}", style="dim"), soft_wrap=True)
 
 
 def print_info(info: IndexInfo, out: Console) -> None:
@@ -42,21 +43,22 @@ def print_info(info: IndexInfo, out: Console) -> None:
     table.add_column(style="bold")
     table.add_column()
     for key in ("root", "model", "backend", "dimension", "files", "passages"):
-        table.add_row(key, Text(safe(str(data[key]))))
+        table.add_row(key, terminal_text(data[key]))
     table.add_row("chunking", f"{info.settings.chunk_tokens} tokens, {info.settings.overlap} overlap")
     table.add_row("size", f"{info.size_bytes / 1e6:.1f} MB")
     table.add_row("updated", str(data["updated"]))
     stale = f"{info.stale} ({len(info.stale_new)} new, {len(info.stale_changed)} changed, {len(info.stale_removed)} removed)"
-    table.add_row("stale", Text(safe(stale + (f" — run `semsearch index {info.root}`" if info.stale else ""))))
+    table.add_row("stale", terminal_text(stale + (f" — run `semsearch index {info.root}`" if info.stale else "")))
     out.print(table)
 
 
 def print_eval(report: EvalReport, out: Console) -> None:
     """``semsearch eval``: one row per mode."""
     how = "reused" if report.index_reused else "built"
-    table = Table(title=f"{report.dataset} ({report.split}, {report.documents} documents) · {report.model_id} · "
-                        f"{report.backend}",
-                  title_justify="left", caption=f"index {how} in {report.index_seconds:.1f}s: {report.index_dir}",
+    table = Table(title=terminal_text(f"{report.dataset} ({report.split}, {report.documents} documents) · "
+                                      f"{report.model_id} · {report.backend}"),
+                  title_justify="left",
+                  caption=terminal_text(f"index {how} in {report.index_seconds:.1f}s: {report.index_dir}"),
                   caption_justify="left")
     for name in ("mode", "nDCG@10", "Recall@100", "MRR@10", "queries", "seconds"):
         table.add_column(name, justify="left" if name == "mode" else "right")

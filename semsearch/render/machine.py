@@ -12,10 +12,12 @@ from typing import Any, Protocol, Sequence
 
 from ..records import Hit
 from .console import Format
+from .escape import for_csv, for_tsv
 
 # One result set: the query it answers (None when there is a single query) and its hits.
 ResultSet = tuple["str | None", list[Hit]]
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 FIELDS = ("rank", "score", "path", "start_line", "end_line", "text")
 
 
@@ -35,8 +37,11 @@ def hit_record(hit: Hit, query: str | None = None, paths: PathShown | None = Non
 
 
 def write_json(data: object, fmt: Format) -> None:
-    """One JSON document (indented) for ``json``, one line for ``jsonl``."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2 if fmt is Format.json else None) + "\n")
+    """One JSON document (indented) for ``json``, one line for ``jsonl``. A file name that
+    is not UTF-8 holds lone surrogates (one per byte that is not): they are written as
+    ``\\udcXX`` escapes, so the output stays UTF-8 and the exact bytes can be recovered."""
+    text = json.dumps(data, ensure_ascii=False, indent=2 if fmt is Format.json else None)
+    sys.stdout.write(_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
 
 
 def write_results(results: Sequence[ResultSet], fmt: Format, paths: PathShown | None = None,
@@ -81,7 +86,7 @@ def vimgrep_line(hit: Hit, path: str) -> str:
     the passage's first line that is not blank, best result first."""
     lines = hit.text.split("\n")
     first = next((i for i, line in enumerate(lines) if line.strip()), 0)
-    text = _one_line(lines[first].strip()) if lines else ""
+    text = for_tsv(lines[first].strip()) if lines else ""
     return f"{path}:{hit.start_line + first}:1:{text}"
 
 
@@ -93,14 +98,15 @@ def write_pairs(data: dict[str, Any], fmt: Format = Format.tsv) -> None:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(("key", "value"))
-        writer.writerows(rows)
+        writer.writerows([(key, for_csv(value)) for key, value in rows])
         sys.stdout.write(buffer.getvalue())
     else:
-        sys.stdout.write("".join(f"{key}\t{_one_line(value)}\n" for key, value in rows))
+        sys.stdout.write("".join(f"{key}\t{for_tsv(value)}\n" for key, value in rows))
 
 
 def _delimited(results: Sequence[ResultSet], fmt: Format, batch: bool, paths: PathShown | None) -> str:
-    """TSV: no header, tabs and newlines in text become spaces. CSV: a header, RFC 4180 quoting."""
+    """TSV: no header, tabs and newlines in text become spaces, other control characters
+    visible. CSV: a header, RFC 4180 quoting, no cell a spreadsheet would run as a formula."""
     columns = (("query",) if batch else ()) + FIELDS
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -112,11 +118,7 @@ def _delimited(results: Sequence[ResultSet], fmt: Format, batch: bool, paths: Pa
             record["score"] = score_text(hit.score)
             values = [str(record[c]) for c in columns]
             if fmt is Format.tsv:
-                buffer.write("\t".join(_one_line(v) for v in values) + "\n")
+                buffer.write("\t".join(for_tsv(v) for v in values) + "\n")
             else:
-                writer.writerow(values)
+                writer.writerow([for_csv(v) for v in values])
     return buffer.getvalue()
-
-
-def _one_line(value: str) -> str:
-    return re.sub(r"[\t\r\n]+", " ", value)

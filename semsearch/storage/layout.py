@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from ..defaults import CATALOG_NAME, INDEX_DIR_NAME, LOCK_NAME
+from ..defaults import CATALOG_NAME, FAISS_NAME, INDEX_DIR_NAME, LOCK_NAME
 from ..errors import IndexLockedError, IndexNotFoundError
 from .safety import check_own, open_private, private_dir
 
@@ -52,6 +53,22 @@ def index_state(index_dir: Path) -> str:
                                      for p in index_dir.iterdir()):
         return "absent"
     return "foreign"
+
+
+def stray_entries(index_dir: Path) -> list[str]:
+    """The names in ``index_dir`` that semsearch does not make (sorted): a folder that holds
+    any is not recognisably ours, and is never replaced or deleted."""
+    try:
+        names = sorted(os.listdir(index_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [n for n in names if not _OURS.fullmatch(n)]
+
+
+# What semsearch makes in an index folder: the catalog and SQLite's files beside it, the
+# vectors, the lock, and the temporary files of a catalog or vectors being written.
+_OURS = re.compile(rf"(?:{re.escape(CATALOG_NAME)}(?:{re.escape(CREATING)})?(?:-wal|-shm|-journal)?"
+                   rf"|{re.escape(FAISS_NAME)}(?:\.\d+\.tmp)?|{re.escape(LOCK_NAME)})")
 
 
 def building_dir(root: Path) -> Path:
