@@ -157,8 +157,8 @@ def test_similarity_bad_input_exits_2_with_one_line(sample_copy: Path, tmp_path:
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 50)
     note = sample_copy / ANSWER
     cases = [
-        (["similarity", tmp_path / "missing.md", note], None, "does not exist"),
-        (["similarity", tmp_path, note], None, "is a folder"),
+        (["similarity", tmp_path / "missing.md", note], None, "not a file (no such file)"),
+        (["similarity", tmp_path, note], None, "not a file (a folder)"),
         (["similarity", binary, note], None, "binary"),
         (["similarity", "--text", "  \n ", note], None, "empty"),
         (["similarity", "-", note], "", "stdin is empty"),

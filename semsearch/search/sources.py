@@ -67,8 +67,8 @@ def file_source(
     name = str(path)
     path = Path(path).expanduser()
     if not path.is_file():
-        what = "is a folder" if path.is_dir() else "does not exist"
-        raise BadInputError(f"{name} {what}; {hint}")
+        what = "a folder" if path.is_dir() else "no such file"
+        raise BadInputError(f"{name} is not a file ({what}); {hint}")
     absolute = path.resolve()
     rel = _inside(absolute, catalog)
     record = catalog.file(rel) if catalog is not None and rel is not None else None
