@@ -56,10 +56,10 @@ def test_tsv_shows_control_characters_and_json_keeps_exact_strings(hostile: Path
     assert "\\x1b[31m" in tsv.stdout and "\\x9b2J" in tsv.stdout
     assert all(len(line.split("\t")) == 6 for line in tsv.stdout.splitlines())
     data = json.loads(cli(monkeypatch, "query", "bread flour water", "--index", hostile, "--format", "json").stdout)
-    assert {h["path"] for h in data} >= {LINK_NAME, CLOSE_NAME}
+    assert {h["relpath"] for h in data} >= {LINK_NAME, CLOSE_NAME}
     assert ESC_TEXT.strip() in {h["text"] for h in data}
     paths = cli(monkeypatch, "query", "bread flour water", "--index", hostile, "--format", "paths").stdout
-    assert LINK_NAME in paths.splitlines()  # scripts get the exact name
+    assert str(hostile / LINK_NAME) in paths.splitlines()  # scripts get the exact name (absolute: run from outside)
 
 
 def test_csv_cells_are_not_spreadsheet_formulas(hostile: Path, monkeypatch) -> None:
@@ -94,7 +94,7 @@ def test_names_that_are_not_utf8_are_indexed_shown_escaped_and_forgotten_when_de
     exact = child("query", "bread flour", "--index", root, "--format", "paths")
     assert b"caf\xe9 bread.md\n" in exact.stdout  # the exact bytes, for scripts
     data = json.loads(child("query", "bread flour", "--index", root, "--format", "json").stdout)
-    assert os.fsencode(data[0]["path"]) == b"caf\xe9 bread.md"  # JSON says \udce9: the byte, recoverable
+    assert os.fsencode(data[0]["relpath"]) == b"caf\xe9 bread.md"  # JSON says \udce9: the byte, recoverable
     (root / latin1).unlink()
     (root / "new.md").write_text("Sourdough starter: feed it flour daily.\n")
     again = child("index", root, "--format", "json")

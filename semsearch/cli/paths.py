@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInputError
+from ..ignore import compile_globs
 from ..records import Hit
 
 log = logging.getLogger("semsearch.cli")
@@ -74,6 +75,7 @@ class PathView:
         Raises:
             BadInputError: a glob names a place outside the index.
         """
+        compile_globs(patterns, "--path")  # a glob the user wrote wrong is an error as written, not once rewritten
         out = []
         for pattern in (p.strip() for p in patterns):
             if not pattern:

@@ -67,7 +67,7 @@ def _table(rows: list[tuple[Hit, str, Text]], location_width: int | None) -> Tab
     table.add_column("passage", overflow="fold", ratio=1)
     for hit, location, passage in rows:
         shown = location if location_width is None else shorten(location, location_width)
-        table.add_row(str(hit.rank), _score(hit.score), shown, passage)
+        table.add_row(str(hit.rank), _score(hit.score), Text(shown), passage)  # Text: a name is never markup
     return table
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .base import NewPassage
+from .sqlite import name_param
 
 RETIRED_DAYS = 30
 
@@ -76,7 +77,7 @@ class RetiredPassages:
             "SELECT f.digest, c.ordinal, c.start_line, c.end_line, c.text, c.vector, ? FROM chunks c "
             "JOIN files f ON f.id = c.file_id WHERE f.path = ? "
             "AND NOT EXISTS (SELECT 1 FROM files g WHERE g.digest = f.digest AND g.id != f.id)",  # still indexed
-            (time.time(), path))
+            (time.time(), name_param(path)))
         self.delete_file(path)
 
     def unretire(self, digest: str) -> None:
