@@ -144,14 +144,16 @@ def test_unreadable_file_is_skipped_and_the_rest_indexed(notes: Path, fake: Fake
     secret.write_text("private")
     if os.geteuid() == 0:
         # root can read a mode-000 file, so refuse the read the way the OS would for a user.
-        real = Path.read_bytes
+        import semsearch.corpus
 
-        def read_bytes(self: Path) -> bytes:
-            if self.name == "secret.md":
-                raise PermissionError(13, "Permission denied", str(self))
-            return real(self)
+        real = semsearch.corpus.read_bounded
 
-        monkeypatch.setattr(Path, "read_bytes", read_bytes)
+        def read_bounded(path, limit):
+            if Path(path).name == "secret.md":
+                raise PermissionError(13, "Permission denied", str(path))
+            return real(path, limit)
+
+        monkeypatch.setattr(semsearch.corpus, "read_bounded", read_bounded)
     else:
         secret.chmod(0)
     report = index(notes, fake)
