@@ -70,6 +70,7 @@ def walk(
     exclude: Sequence[str] = (),
     skipped: list[Skipped] | None = None,
     follow_symlinks: bool = False,
+    within: str = "",
 ) -> Iterator[FileEntry]:
     """Yield the candidate files under ``root`` in a stable (sorted) order.
 
@@ -82,6 +83,8 @@ def walk(
             Ignored and hidden files are left out silently, as git does.
         follow_symlinks: walk into linked folders and read linked files, even
             outside ``root``; each folder is walked once, whatever links lead to it.
+        within: walk only this folder (relative to ``root``, ending in ``/``), still
+            honouring the ignore files of the folders above it.
     """
     include_spec, exclude_spec = compile_globs(include, "--include"), compile_globs(exclude, "--exclude")
     note = skipped.append if skipped is not None else (lambda _s: None)
@@ -109,6 +112,8 @@ def walk(
             rel = rel_dir + name
             if name.startswith(".") or name == INDEX_DIR_NAME:
                 continue
+            if within and not (rel.startswith(within) or within.startswith(rel + "/")):
+                continue  # neither in the folder walked nor on the way to it
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError as exc:
@@ -132,7 +137,7 @@ def walk(
                 if not _ignored(rel + "/", specs) and not (exclude_spec and exclude_spec.match_file(rel + "/")):
                     yield Path(entry.path), rel + "/", specs
                 continue
-            if not stat.S_ISREG(st.st_mode) or _ignored(rel, specs):
+            if not rel.startswith(within) or not stat.S_ISREG(st.st_mode) or _ignored(rel, specs):
                 continue
             if include_spec is not None and not include_spec.match_file(rel):
                 continue

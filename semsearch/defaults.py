@@ -46,6 +46,11 @@ PER_FILE = 1
 MODE = "hybrid"
 HYBRID_DENSE_WEIGHT = 0.7
 
+# `query --format context`: the block's budget in tokens (the index model's tokenizer), and
+# how many lines around a passage it may add, from the file, while they fit.
+CONTEXT_TOKENS = 2000
+CONTEXT_LINES = 3
+
 def cache_dir() -> Path:
     """Where semsearch keeps what it can remake (ONNX copies of models):
     ``$SEMSEARCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/semsearch``, else ``~/.cache/semsearch``."""

@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from ..errors import ExitStatus, SemsearchError
+from ..errors import BadInputError, ExitStatus, SemsearchError
 from ..render import error, notice, stderr_console
 
 
@@ -117,8 +117,33 @@ class _NoticeHandler(logging.Handler):
 def _show_notices() -> None:
     """Route the library's log records (logger ``semsearch``) to stderr, once per process."""
     logger = logging.getLogger("semsearch")
-    if not any(isinstance(h, _NoticeHandler) for h in logger.handlers):
-        logger.addHandler(_NoticeHandler(logging.WARNING))
+    for handler in logger.handlers:
+        if isinstance(handler, _NoticeHandler):
+            handler.setLevel(logging.WARNING)
+            return
+    logger.addHandler(_NoticeHandler(logging.WARNING))
+
+
+def quiet_notices() -> None:
+    """``--quiet``: the library's notices are not printed (errors still are)."""
+    for handler in logging.getLogger("semsearch").handlers:
+        if isinstance(handler, _NoticeHandler):
+            handler.setLevel(logging.ERROR)
+
+
+def progress_every() -> float:
+    """Seconds between plain progress lines when stderr is not a terminal:
+    ``$SEMSEARCH_PROGRESS_SECONDS``, else 10."""
+    from ..render.progress import PLAIN_EVERY
+
+    raw = os.environ.get("SEMSEARCH_PROGRESS_SECONDS", "")
+    try:
+        every = float(raw) if raw else PLAIN_EVERY
+    except ValueError:
+        every = -1.0
+    if not every >= 0:
+        raise BadInputError(f"SEMSEARCH_PROGRESS_SECONDS={raw!r} is not a number of seconds; unset it or give one")
+    return every
 
 
 @contextmanager
@@ -133,6 +158,9 @@ def errors_to_exit_codes() -> Iterator[None]:
     except KeyboardInterrupt:
         error(stderr_console(), "interrupted; what was committed is kept — run the same command again to resume")
         raise typer.Exit(ExitStatus.INTERRUPTED) from None
+    except BrokenPipeError:
+        # Whoever read stdout has gone (`| head -1`): not an error, and nothing more can be said.
+        raise typer.Exit(ExitStatus.PIPE_CLOSED) from None
     except Exception as exc:  # noqa: BLE001 - nothing may end a command with a traceback and exit 1
         raise typer.Exit(report_error(exc)) from None
 
@@ -177,6 +205,10 @@ def run() -> None:
     are closed by then. So exit handlers run and output is flushed, then the process ends.
     """
     configure_process()
+    if os.environ.get("_SEMSEARCH_COMPLETE"):  # a shell asks for completions (`semsearch completion SHELL`)
+        from typer.completion import completion_init
+
+        completion_init()  # Typer's completion classes, which its scripts expect
     try:
         app(prog_name="semsearch")
         code: object = 0

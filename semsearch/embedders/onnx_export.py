@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import platform
 import shutil
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from types import ModuleType
 
     from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
 
 # Bump when the layout or contents of a copy change, so old copies are not reused.
 EXPORT_FORMAT = 1
@@ -101,6 +104,9 @@ def ensure_copy(ref: ModelRef) -> tuple[Path, bool]:
     except (OSError, RuntimeError, BadInputError) as exc:  # no home folder, a cache folder that cannot be written...
         raise OnnxUnavailableError(f"its ONNX copy cannot be kept in the cache ({exc}); set SEMSEARCH_CACHE_DIR "
                                    "to a folder you can write") from exc
+    # Said before it starts: a first run would otherwise sit silent for this long.
+    log.warning("making the ONNX copy of %s, once (about 20 s; later runs reuse it from %s)…", ref.model_id,
+                folder.parent)
     _export(ref, folder)
     return folder, True
 

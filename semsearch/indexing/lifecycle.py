@@ -57,6 +57,7 @@ def check_folder(root: Path) -> Path:
 def sync(
     root: Path | str,
     *,
+    within: Path | str | None = None,
     rebuild: bool = False,
     on_progress: ProgressCallback | None = None,
     embedder_factory: EmbedderFactory | None = None,
@@ -66,6 +67,9 @@ def sync(
 
     Args:
         root: the folder of text files.
+        within: update only this folder under ``root`` (absolute, or relative to
+            ``root``): only it is walked, and only its files can be removed. The
+            index must exist.
         rebuild: build a fresh index from the files and swap it in when complete.
         on_progress: called as files are read and passages embedded.
         embedder_factory: makes the embedder from the resolved model (tests).
@@ -85,6 +89,7 @@ def sync(
     root = check_folder(Path(root))
     _check_flags(flags)
     index_dir = root / defaults.INDEX_DIR_NAME
+    folder = _folder_within(root, within, rebuild, index_dir)
     check_index_location(index_dir, building_dir(root))  # never written through a link, nor into another's folder
     if index_state(index_dir) != "absent":
         # A corrupt or foreign folder is reported, and left as it is; --rebuild replaces
@@ -93,12 +98,12 @@ def sync(
             _check_replaceable(index_dir)
         else:
             LocalStore.open(index_dir).close()
-    run = _Run(root, flags, on_progress, embedder_factory, started)
+    run = _Run(root, flags, on_progress, embedder_factory, started, folder)
     with writer_lock(index_dir), damaged_catalog_is_reported(index_dir):
         state = index_state(index_dir)  # looked at again: another writer may have just finished
         shutil.rmtree(building_dir(root), ignore_errors=True)  # left by a rebuild that was killed
         try:
-            if rebuild or state == "absent":
+            if rebuild or (state == "absent" and not folder):
                 return run.build(index_dir, replacing=state != "absent")
             with LocalStore.open(index_dir) as store:
                 return run.update(store)
@@ -106,6 +111,23 @@ def sync(
             if state == "absent" and _nothing_committed(index_dir):
                 shutil.rmtree(index_dir, ignore_errors=True)  # leave no empty index behind a failed first run
             raise
+
+
+def _folder_within(root: Path, within: Path | str | None, rebuild: bool, index_dir: Path) -> str:
+    """``within`` as a folder relative to ``root`` ending in ``/`` ("" for the whole of it)."""
+    if within is None:
+        return ""
+    folder = check_folder(root / within)
+    if not folder.is_relative_to(root):
+        raise BadInputError(f"{folder} is not inside {root}; give a folder under the indexed one")
+    rel = folder.relative_to(root).as_posix()
+    if rel == ".":
+        return ""
+    if rebuild:
+        raise BadInputError(f"--rebuild remakes the whole index of {root}: run `semsearch index {root} --rebuild`")
+    if index_state(index_dir) != "present":
+        raise BadInputError(f"no index in {root} to update {rel}/ in; run `semsearch index {root}` first")
+    return rel + "/"
 
 
 def _check_flags(flags: dict[str, Any]) -> None:
@@ -123,8 +145,9 @@ class _Run:
     """One ``sync`` call: what was asked, and how to get the model."""
 
     def __init__(self, root: Path, flags: dict[str, Any], on_progress: ProgressCallback | None,
-                 factory: EmbedderFactory | None, started: float) -> None:
+                 factory: EmbedderFactory | None, started: float, within: str = "") -> None:
         self.root = root
+        self.within = within
         self.flags = flags
         self.on_progress = on_progress
         self.factory = factory
@@ -181,7 +204,7 @@ class _Run:
         if mismatched:
             raise SettingsMismatchError(_mismatch_message(mismatched[0], settings, recorded, self.root,
                                                           self.flags.get("model")))
-        report = IndexReport(self.root, recorded.model, recorded.backend)
+        report = IndexReport(self.root, recorded.model, recorded.backend, within=self.within)
         loaded: list[Embedder] = []
 
         def embedder() -> Embedder:
@@ -196,7 +219,7 @@ class _Run:
             with store.catalog.transaction():
                 store.catalog.set_settings(settings)
         work = plan(self.root, store.catalog.files(), settings.include, settings.exclude, settings.max_file_size,
-                    settings.follow_symlinks)
+                    settings.follow_symlinks, self.within)
         Writer(store.catalog, work, report, embedder, settings.max_file_size, self.on_progress).run()
         problem = store.vectors_problem()  # the whole file against its checksum
         if problem is not None:

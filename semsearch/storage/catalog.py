@@ -27,12 +27,13 @@ from ..settings import Settings
 from .base import FileRecord, PassageRecord
 from .catalog_writes import CatalogWrites
 from .layout import CREATING, index_state
+from .retired import RETIRED_SCHEMA, RetiredPassages
 from .safety import open_private, private_dir
 from .sqlite import (FILE_COLUMNS, SCHEMA, check_readable, file_record, fts_query, name_param, name_value,
                      passage_record, rebuild_hint, schema_error)
 
 
-class SqliteCatalog(CatalogWrites):
+class SqliteCatalog(CatalogWrites, RetiredPassages):
     """An open catalog. Use :meth:`create` or :meth:`open`, then :meth:`close`."""
 
     def __init__(self, index_dir: Path, conn: sqlite3.Connection, snapshot: bool = False) -> None:
@@ -71,7 +72,7 @@ class SqliteCatalog(CatalogWrites):
         os.close(open_private(tmp, new=True))  # SQLite gives its -wal and -shm files the catalog's mode
         conn = cls._connect(tmp)
         conn.execute("PRAGMA journal_mode = WAL")  # recorded in the file: readers never block the writer
-        conn.executescript(SCHEMA)
+        conn.executescript(SCHEMA + RETIRED_SCHEMA)
         now = str(time.time())
         meta = {
             "schema_version": str(SCHEMA_VERSION),

@@ -19,6 +19,7 @@ from ..defaults import FAISS_NAME
 from ..settings import Settings
 from .base import VectorIndex
 from .catalog import SqliteCatalog
+from .layout import running_writer
 from .vectors import DamagedVectorsError, FlatIndex, read_header
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,9 @@ class LocalStore:
             except DamagedVectorsError as exc:
                 log.warning("%s was damaged (%s); rebuilt it from the catalog (`semsearch index %s` rewrites it)",
                             FAISS_NAME, exc, self.root)
+        elif running_writer(self.index_dir):
+            # Normal while `index` runs: it writes the file when it is done.
+            log.warning("index in progress: searching the %d files committed so far", self.catalog.count_files())
         elif os.path.lexists(self._path):
             log.warning("%s was out of date; rebuilt it from the catalog", FAISS_NAME)
         elif self.catalog.count_passages():
