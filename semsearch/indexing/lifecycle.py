@@ -139,6 +139,14 @@ def _check_flags(flags: dict[str, Any]) -> None:
         check_backend(flags["backend"])
     for option in ("include", "exclude"):  # before a bad glob could be remembered
         compile_globs(flags.get(option) or (), f"--{option}")
+    # Out of range whatever the model: an error at once, before the index is compared with
+    # them (which would advise a rebuild) or a rebuild quietly uses the default instead.
+    if flags.get("chunk_tokens") is not None and flags["chunk_tokens"] < 16:
+        raise BadInputError(f"--chunk-tokens {flags['chunk_tokens']} is too small; give 16 or more (the default is "
+                            f"{defaults.CHUNK_TOKENS}, capped by the model's window)")
+    if flags.get("overlap") is not None and flags["overlap"] < 0:
+        raise BadInputError(f"--overlap {flags['overlap']} is negative; give 0 or more (the default is "
+                            f"{defaults.OVERLAP_TOKENS})")
 
 
 class _Run:
