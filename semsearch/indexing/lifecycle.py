@@ -29,6 +29,7 @@ from ..storage import (
     building_dir,
     check_index_location,
     damaged_catalog_is_reported,
+    disk_full_is_reported,
     exchange_folders,
     finish_swap,
     index_state,
@@ -98,7 +99,7 @@ def sync(
         else:
             LocalStore.open(index_dir).close()
     run = _Run(root, flags, on_progress, embedder_factory, started, folder)
-    with writer_lock(index_dir), damaged_catalog_is_reported(index_dir):
+    with disk_full_is_reported(root), writer_lock(index_dir), damaged_catalog_is_reported(index_dir):
         state = index_state(index_dir)  # looked at again: another writer may have just finished
         if not rebuild:
             discard_leftover(building_dir(root))  # the old index a swap left; a rebuild in progress stays
