@@ -36,7 +36,9 @@ from ..storage import (
     swap_dir,
     writer_lock,
 )
+from . import filters
 from .changes import Plan, plan
+from .filters import Confirm
 from .rebuild import check_replaceable, discard_if_empty, discard_leftover, open_building, readable_settings, seal
 from .writer import ProgressCallback, Writer
 
@@ -60,6 +62,7 @@ def sync(
     rebuild: bool = False,
     on_progress: ProgressCallback | None = None,
     embedder_factory: EmbedderFactory | None = None,
+    confirm: Confirm | None = None,
     **flags: Any,
 ) -> IndexReport:
     """Create or update the index of ``root`` in ``root/.semsearch``.
@@ -72,6 +75,8 @@ def sync(
         rebuild: build a fresh index from the files and swap it in when complete.
         on_progress: called as files are read and passages embedded.
         embedder_factory: makes the embedder from the resolved model (tests).
+        confirm: asked (with a question) before a change of the remembered filters drops
+            more than half of the indexed files; without it such a change is refused.
         flags: settings by name (:class:`semsearch.settings.Settings`: ``model``,
             ``backend``, ``chunk_tokens``, ``overlap``, ``include``, ``exclude``,
             ``follow_symlinks``, ``batch_size``, ``device``, ``max_file_size``); None
@@ -98,7 +103,7 @@ def sync(
             check_replaceable(index_dir)
         else:
             LocalStore.open(index_dir).close()
-    run = _Run(root, flags, on_progress, embedder_factory, started, folder)
+    run = _Run(root, flags, on_progress, embedder_factory, started, folder, confirm)
     with disk_full_is_reported(root), writer_lock(index_dir), damaged_catalog_is_reported(index_dir):
         state = index_state(index_dir)  # looked at again: another writer may have just finished
         if not rebuild:
@@ -154,8 +159,10 @@ class _Run:
     """One ``sync`` call: what was asked, and how to get the model."""
 
     def __init__(self, root: Path, flags: dict[str, Any], on_progress: ProgressCallback | None,
-                 factory: EmbedderFactory | None, started: float, within: str = "") -> None:
+                 factory: EmbedderFactory | None, started: float, within: str = "",
+                 confirm: Confirm | None = None) -> None:
         self.root = root
+        self.confirm = confirm
         self.within = within
         self.flags = flags
         self.on_progress = on_progress
@@ -240,11 +247,12 @@ class _Run:
                 loaded.append(model)
             return loaded[0]
 
-        if settings.recorded() != recorded.recorded():  # remembered filters changed
-            with store.catalog.transaction():
-                store.catalog.set_settings(settings)
         work = plan(self.root, store.catalog.files(), settings.include, settings.exclude, settings.max_file_size,
                     settings.follow_symlinks, self.within)
+        if settings.recorded() != recorded.recorded():  # remembered filters changed
+            report.removed_by = filters.check_change(work, self.root, settings, recorded, self.confirm)
+            with store.catalog.transaction():
+                store.catalog.set_settings(settings)
         Writer(store.catalog, work, report, embedder, settings.max_file_size, self.on_progress).run()
         problem = store.vectors_problem()  # the whole file against its checksum
         if problem is not None:
