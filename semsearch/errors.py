@@ -61,6 +61,10 @@ class IndexLockedError(SemsearchError):
     """Another process is writing the index."""
 
 
+class DiskFullError(SemsearchError):
+    """The disk (or the user's quota) filled up while writing."""
+
+
 class UnsafeFolderError(SemsearchError):
     """A place semsearch would write to is a link, or is someone else's."""
 

@@ -188,6 +188,7 @@ class IndexReport:
     passages: int = 0
     seconds: float = 0.0
     within: str = ""  # the only folder walked (relative to root, ending in /), or "" for all
+    removed_by: str = ""  # the changed filters that left files out (``--include '*.md'``), if any did
 
     @property
     def changed(self) -> bool:

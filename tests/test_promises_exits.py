@@ -26,6 +26,7 @@ def test_max_file_size_that_is_not_a_size(indexed: Path, value: str, monkeypatch
     assert_one_line_error(cli(monkeypatch, "index", indexed, "--max-file-size", value), "--max-file-size")
 
 
+@pytest.mark.slow
 def test_query_that_is_not_utf8(indexed: Path) -> None:
     argv = child("query", b"caf\xe9 \xff", "--index", indexed)
     assert_one_line_error(argv, "not valid UTF-8")

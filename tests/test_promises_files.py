@@ -64,6 +64,7 @@ def _run(*args: object, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, preexec_fn=_limited, check=False)
 
 
+@pytest.mark.slow
 def test_an_ignore_file_linked_to_dev_zero_or_a_fifo_is_skipped_with_a_notice(notes: Path) -> None:
     (notes / ".gitignore").symlink_to("/dev/zero")
     os.mkfifo(notes / "sub" / ".semsearchignore")  # no one ever writes to it
@@ -74,6 +75,7 @@ def test_an_ignore_file_linked_to_dev_zero_or_a_fifo_is_skipped_with_a_notice(no
         assert f"{notes / 'sub' / '.semsearchignore'} was not read" in done.stderr
 
 
+@pytest.mark.slow
 def test_a_fifo_at_vectors_faiss_hangs_nothing(notes: Path) -> None:
     assert _run("index", notes).returncode == 0
     faiss_file = notes / ".semsearch" / "vectors.faiss"
@@ -89,6 +91,7 @@ def test_a_fifo_at_vectors_faiss_hangs_nothing(notes: Path) -> None:
 
 # -- 14: --max-file-size bounds what is read, whatever the file does meanwhile -------------
 
+@pytest.mark.slow
 def test_a_file_that_grows_after_the_walk_is_read_only_up_to_the_limit(tmp_path: Path) -> None:
     root = tmp_path / "notes"
     (root / "z").mkdir(parents=True)  # listed after the root's own files: the pause point

@@ -81,6 +81,7 @@ def test_notices_and_errors_show_names_escaped(tmp_path: Path, monkeypatch) -> N
 
 # -- 11: names that are not UTF-8 -------------------------------------------------------
 
+@pytest.mark.slow
 def test_names_that_are_not_utf8_are_indexed_shown_escaped_and_forgotten_when_deleted(tmp_path: Path) -> None:
     root = tmp_path / "notes"
     root.mkdir()

@@ -141,6 +141,7 @@ READS = (["query", "bread flour", "--format", "paths"], ["similar", "logs.md", "
          ["info", "--check", "--format", "json"])
 
 
+@pytest.mark.slow
 @needs_root
 def test_an_index_made_read_only_still_answers_its_owner(shared: Path) -> None:
     root, _, run = _nobodys_index(shared)
@@ -171,6 +172,7 @@ def test_an_index_on_read_only_media_answers(notes: Path, tmp_path: Path, monkey
         subprocess.run(["umount", str(view)], check=True)
 
 
+@pytest.mark.slow
 @needs_root
 @pytest.mark.parametrize("locked", ["folder", "catalog"])
 def test_an_index_the_reader_may_not_read_says_so_and_never_rebuild(shared: Path, locked: str) -> None:

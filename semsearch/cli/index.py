@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -63,6 +64,11 @@ def index(
                                           "the old index answers until the new one is complete.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no notices on stderr "
                                         "(errors still).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Go ahead even if changed filters would remove most "
+                                      "of the index (otherwise asked at a terminal, refused elsewhere).")] = False,
+    reset_filters: Annotated[bool, typer.Option("--reset-filters", help="Forget the remembered --include/--exclude "
+                                                "globs and --follow-symlinks (new ones given here apply).",
+                                                rich_help_panel=FILES_PANEL)] = False,
     nested: Annotated[bool, typer.Option("--nested", help="Make a separate index in PATH even when a folder above "
                                          "it is indexed (default: update that index, walking only PATH).")] = False,
     fmt: ReportFormatOpt = None,
@@ -74,12 +80,16 @@ def index(
         root, within = _target(path, nested)
         if quiet:
             quiet_notices()
+        if reset_filters:
+            include, exclude = include or [], exclude or []
+            follow_symlinks = bool(follow_symlinks)
         with IndexProgressBar(stderr_console(), quiet, progress_every()) as bar:
             report = sync(
                 root, within=within, model=model, include=include, exclude=exclude, chunk_tokens=chunk_tokens,
                 overlap=overlap,
                 backend=backend, max_file_size=_bytes(max_file_size), batch_size=batch_size, device=device,
                 rebuild=rebuild, follow_symlinks=follow_symlinks, on_progress=bar.update,
+                confirm=lambda question: yes or _ask(question),
             )
         show_report(report, fmt or Format.table, stdout_console())
 
@@ -92,6 +102,16 @@ def _target(path: Path, nested: bool) -> tuple[Path, Path | None]:
         return folder, None
     root = enclosing_root(folder)
     return (folder, None) if root is None else (root, folder)
+
+
+def _ask(question: str) -> bool:
+    """Ask at a terminal (stdin and stderr both); elsewhere the answer is no."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return False
+    try:
+        return typer.confirm(f"semsearch: {question}", default=False, err=True)
+    except typer.Abort:  # Ctrl-D or Ctrl-C at the prompt
+        return False
 
 
 def _bytes(megabytes: float) -> int:

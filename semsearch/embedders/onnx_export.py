@@ -21,6 +21,7 @@ import os
 import platform
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -98,6 +99,7 @@ def ensure_copy(ref: ModelRef) -> tuple[Path, bool]:
     """
     try:
         folder = copy_folder(ref)
+        remove_stale_exports(folder.parent)
         if (folder / CONFIG_NAME).is_file():
             return folder, False
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -111,6 +113,39 @@ def ensure_copy(ref: ModelRef) -> tuple[Path, bool]:
     return folder, True
 
 
+STALE_AFTER = 3600.0  # seconds: an export takes minutes; a temp folder this old was abandoned
+
+
+def remove_stale_exports(copies: Path) -> None:
+    """Delete the temporary folders of exports that were killed (each is about 90 MB):
+    those whose process is gone, and any older than an hour."""
+    try:
+        entries = list(os.scandir(copies))
+    except OSError:
+        return
+    for entry in entries:
+        if not (entry.name.endswith(".tmp") and entry.is_dir(follow_symlinks=False)):
+            continue
+        parts = entry.name.split(".")
+        pid = int(parts[-3]) if len(parts) >= 4 and parts[-3].isdigit() else None
+        try:
+            age = time.time() - entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        if age > STALE_AFTER or (pid is not None and pid != os.getpid() and not _alive(pid)):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
 def _export(ref: ModelRef, folder: Path) -> None:
     """Trace the model's transformer to ONNX, quantize and optimise it, and write what
     the runtime needs beside it; the folder appears whole or not at all."""
@@ -118,7 +153,8 @@ def _export(ref: ModelRef, folder: Path) -> None:
     config = _embedder_config(ref, model)
     work: Path | None = None
     try:
-        work = Path(tempfile.mkdtemp(prefix=folder.name + ".", suffix=".tmp", dir=folder.parent))
+        # Named with our pid, so that a later run can tell the folder of a killed export.
+        work = Path(tempfile.mkdtemp(prefix=f"{folder.name}.{os.getpid()}.", suffix=".tmp", dir=folder.parent))
         raw, raw_int8 = work / "raw.onnx", work / "raw-int8.onnx"
         _trace(model, config["inputs"], raw)
         _quantize(raw, raw_int8)

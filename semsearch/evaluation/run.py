@@ -22,7 +22,7 @@ from ..indexing import sync
 from ..records import EvalReport, IndexReport, ModeResult, Progress
 from ..search import MODES, check_mode
 from ..settings import SHAPE, names, resolve
-from ..storage import open_private, private_dir
+from ..storage import disk_full_is_reported, open_private, private_dir
 from .beir import Dataset, doc_filename, doc_id, load_dataset
 from .metrics import score_runs
 
@@ -74,10 +74,11 @@ def prepare_index(
     private_dir(root, owner_only=True)
     private_dir(docs, owner_only=True)
     if not (docs / _COMPLETE).is_file():
-        for did, (title, text) in dataset.corpus.items():
-            body = f"{title}\n\n{text}" if title and text else title or text
-            _write_private(docs / doc_filename(did), body + "\n")
-        _write_private(docs / _COMPLETE, "")
+        with disk_full_is_reported(docs, "the dataset's copy is incomplete (the next run completes it)"):
+            for did, (title, text) in dataset.corpus.items():
+                body = f"{title}\n\n{text}" if title and text else title or text
+                _write_private(docs / doc_filename(did), body + "\n")
+            _write_private(docs / _COMPLETE, "")
     report = sync(docs, on_progress=on_progress, embedder_factory=embedder_factory, **{**flags, **shaping})
     return docs, report
 

@@ -10,17 +10,14 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .. import defaults
 from ..corpus import compile_globs
 from ..embedders import Embedder, EmbedderFactory, check_backend, default_factory, resolve_model
 from ..errors import (
     BadInputError,
-    CorruptIndexError,
-    NewerIndexError,
     NoTextFilesError,
     SemsearchError,
     SettingsMismatchError,
@@ -32,13 +29,17 @@ from ..storage import (
     building_dir,
     check_index_location,
     damaged_catalog_is_reported,
+    disk_full_is_reported,
     exchange_folders,
+    finish_swap,
     index_state,
-    not_ours,
-    stray_entries,
+    swap_dir,
     writer_lock,
 )
-from .changes import plan
+from . import filters
+from .changes import Plan, plan
+from .filters import Confirm
+from .rebuild import check_replaceable, discard_if_empty, discard_leftover, open_building, readable_settings, seal
 from .writer import ProgressCallback, Writer
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ def sync(
     rebuild: bool = False,
     on_progress: ProgressCallback | None = None,
     embedder_factory: EmbedderFactory | None = None,
+    confirm: Confirm | None = None,
     **flags: Any,
 ) -> IndexReport:
     """Create or update the index of ``root`` in ``root/.semsearch``.
@@ -73,6 +75,8 @@ def sync(
         rebuild: build a fresh index from the files and swap it in when complete.
         on_progress: called as files are read and passages embedded.
         embedder_factory: makes the embedder from the resolved model (tests).
+        confirm: asked (with a question) before a change of the remembered filters drops
+            more than half of the indexed files; without it such a change is refused.
         flags: settings by name (:class:`semsearch.settings.Settings`: ``model``,
             ``backend``, ``chunk_tokens``, ``overlap``, ``include``, ``exclude``,
             ``follow_symlinks``, ``batch_size``, ``device``, ``max_file_size``); None
@@ -90,18 +94,20 @@ def sync(
     _check_flags(flags)
     index_dir = root / defaults.INDEX_DIR_NAME
     folder = _folder_within(root, within, rebuild, index_dir)
-    check_index_location(index_dir, building_dir(root))  # never written through a link, nor into another's folder
+    check_index_location(index_dir, building_dir(root), swap_dir(index_dir))  # never through a link, nor into another's
+    finish_swap(index_dir, building_dir(root))  # a swap without renameat2 that a kill interrupted
     if index_state(index_dir) != "absent":
         # A corrupt or foreign folder is reported, and left as it is; --rebuild replaces
         # only a folder that is recognisably semsearch's, made by this version or an older one.
         if rebuild:
-            _check_replaceable(index_dir)
+            check_replaceable(index_dir)
         else:
             LocalStore.open(index_dir).close()
-    run = _Run(root, flags, on_progress, embedder_factory, started, folder)
-    with writer_lock(index_dir), damaged_catalog_is_reported(index_dir):
+    run = _Run(root, flags, on_progress, embedder_factory, started, folder, confirm)
+    with disk_full_is_reported(root), writer_lock(index_dir), damaged_catalog_is_reported(index_dir):
         state = index_state(index_dir)  # looked at again: another writer may have just finished
-        shutil.rmtree(building_dir(root), ignore_errors=True)  # left by a rebuild that was killed
+        if not rebuild:
+            discard_leftover(building_dir(root))  # the old index a swap left; a rebuild in progress stays
         try:
             if rebuild or (state == "absent" and not folder):
                 return run.build(index_dir, replacing=state != "absent")
@@ -139,14 +145,24 @@ def _check_flags(flags: dict[str, Any]) -> None:
         check_backend(flags["backend"])
     for option in ("include", "exclude"):  # before a bad glob could be remembered
         compile_globs(flags.get(option) or (), f"--{option}")
+    # Out of range whatever the model: an error at once, before the index is compared with
+    # them (which would advise a rebuild) or a rebuild quietly uses the default instead.
+    if flags.get("chunk_tokens") is not None and flags["chunk_tokens"] < 16:
+        raise BadInputError(f"--chunk-tokens {flags['chunk_tokens']} is too small; give 16 or more (the default is "
+                            f"{defaults.CHUNK_TOKENS}, capped by the model's window)")
+    if flags.get("overlap") is not None and flags["overlap"] < 0:
+        raise BadInputError(f"--overlap {flags['overlap']} is negative; give 0 or more (the default is "
+                            f"{defaults.OVERLAP_TOKENS})")
 
 
 class _Run:
     """One ``sync`` call: what was asked, and how to get the model."""
 
     def __init__(self, root: Path, flags: dict[str, Any], on_progress: ProgressCallback | None,
-                 factory: EmbedderFactory | None, started: float, within: str = "") -> None:
+                 factory: EmbedderFactory | None, started: float, within: str = "",
+                 confirm: Confirm | None = None) -> None:
         self.root = root
+        self.confirm = confirm
         self.within = within
         self.flags = flags
         self.on_progress = on_progress
@@ -158,11 +174,12 @@ class _Run:
 
     def build(self, index_dir: Path, replacing: bool) -> IndexReport:
         """Index the folder from nothing; when ``replacing`` an index, swap it in once complete."""
-        old = _readable_settings(index_dir) if replacing else None
+        old = readable_settings(index_dir) if replacing else None
         # A rebuild keeps what the index was built with, except what this run overrides;
         # with another model, that model's window decides the default passage size.
         settings = resolve(self.flags, old)
-        if old is not None and resolve_model(settings.model).model_id != old.model and not self.flags.get("chunk_tokens"):
+        if (old is not None and resolve_model(settings.model).model_id != old.model
+                and self.flags.get("chunk_tokens") is None):
             settings = with_(settings, chunk_tokens=None)
         work = plan(self.root, {}, settings.include, settings.exclude, settings.max_file_size, settings.follow_symlinks)
         if not work.to_read:
@@ -171,26 +188,41 @@ class _Run:
         chunk_tokens = _check_chunking(settings.chunk_tokens, self.flags.get("overlap"), embedder.max_tokens)
         settings = with_(settings, model=embedder.model_id, backend=embedder.backend, dimension=embedder.dimension,
                          chunk_tokens=chunk_tokens, overlap=min(settings.overlap, chunk_tokens // 2))
-        # A rebuild happens beside the live index (in a hidden folder the walk skips), so a
-        # failed or interrupted rebuild leaves the old index answering. A first build
-        # happens in place: if interrupted, what it committed is kept and the next run resumes.
-        target = building_dir(self.root) if replacing else index_dir
-        try:
-            # The new index's own lock is held too, so that once swapped in it is still ours.
-            with writer_lock(target) if replacing else nullcontext():
-                with LocalStore.create(target, settings) as store:
-                    report = IndexReport(self.root, embedder.model_id, embedder.backend, created=True)
-                    Writer(store.catalog, work, report, lambda: embedder, settings.max_file_size,
-                           self.on_progress).run()
-                    if not report.added:
-                        raise NoTextFilesError(_no_text_message(self.root, report.skipped))
-                    store.write_vectors()
-                    self._finish(report, store)
-                if replacing:
-                    exchange_folders(index_dir, target)
-        finally:
-            if replacing:
-                shutil.rmtree(target, ignore_errors=True)  # the old index, or the unfinished new one
+        # A first build happens in place: if interrupted, what it committed is kept and the
+        # next run resumes. A rebuild happens beside the live index (in a hidden folder the
+        # walk skips), so a failed or interrupted rebuild leaves the old index answering,
+        # and the next --rebuild with the same settings resumes it.
+        if not replacing:
+            with LocalStore.create(index_dir, settings) as store:
+                return self._fill(store, work, embedder, settings)
+        target = building_dir(self.root)
+        # The new index's own lock is held too, so that once swapped in it is still ours.
+        with writer_lock(target):
+            store, done = open_building(target, settings)
+            try:
+                with store:
+                    if done:  # what the interrupted run committed is kept: compare with that
+                        work = plan(self.root, store.catalog.files(), settings.include, settings.exclude,
+                                    settings.max_file_size, settings.follow_symlinks)
+                    report = self._fill(store, work, embedder, settings, before_vectors=seal)
+            except BaseException:
+                discard_if_empty(target)  # nothing worth resuming
+                raise
+            exchange_folders(index_dir, target)
+        shutil.rmtree(target, ignore_errors=True)  # the old index, swapped out
+        return report
+
+    def _fill(self, store: LocalStore, work: Plan, embedder: Embedder, settings: Settings,
+              before_vectors: Callable[[LocalStore], None] | None = None) -> IndexReport:
+        """Carry out ``work`` into a new index (or a resumed rebuild), then write its vectors."""
+        report = IndexReport(self.root, embedder.model_id, embedder.backend, created=True)
+        Writer(store.catalog, work, report, lambda: embedder, settings.max_file_size, self.on_progress).run()
+        if not store.catalog.count_files():
+            raise NoTextFilesError(_no_text_message(self.root, report.skipped))
+        if before_vectors is not None:
+            before_vectors(store)
+        store.write_vectors()
+        self._finish(report, store)
         return report
 
     def update(self, store: LocalStore) -> IndexReport:
@@ -215,11 +247,12 @@ class _Run:
                 loaded.append(model)
             return loaded[0]
 
-        if settings.recorded() != recorded.recorded():  # remembered filters changed
-            with store.catalog.transaction():
-                store.catalog.set_settings(settings)
         work = plan(self.root, store.catalog.files(), settings.include, settings.exclude, settings.max_file_size,
                     settings.follow_symlinks, self.within)
+        if settings.recorded() != recorded.recorded():  # remembered filters changed
+            report.removed_by = filters.check_change(work, self.root, settings, recorded, self.confirm)
+            with store.catalog.transaction():
+                store.catalog.set_settings(settings)
         Writer(store.catalog, work, report, embedder, settings.max_file_size, self.on_progress).run()
         problem = store.vectors_problem()  # the whole file against its checksum
         if problem is not None:
@@ -244,30 +277,6 @@ def _mismatch_message(name: str, wanted: Settings, recorded: Settings, root: Pat
         return (f"this index was embedded with the {recorded.backend} backend; to switch, "
                 f"run `semsearch index {root} --backend {wanted.backend} --rebuild`")
     return f"this index uses --{name.replace('_', '-')} {getattr(recorded, name)}; to change it, {fix}"
-
-
-def _check_replaceable(index_dir: Path) -> None:
-    """Raise unless ``--rebuild`` may replace ``index_dir`` (and so delete what it holds).
-
-    Raises:
-        CorruptIndexError: it holds files semsearch did not make.
-        NewerIndexError: a newer semsearch made it.
-    """
-    strays = stray_entries(index_dir)
-    if strays:
-        raise CorruptIndexError(not_ours(index_dir, strays))
-    _readable_settings(index_dir)
-
-
-def _readable_settings(index_dir: Path) -> Settings | None:
-    """The settings of the index being replaced, if it can still be read."""
-    try:
-        with LocalStore.open(index_dir) as store:
-            return store.catalog.settings
-    except NewerIndexError:
-        raise
-    except SemsearchError:
-        return None
 
 
 def _nothing_committed(index_dir: Path) -> bool:

@@ -26,8 +26,10 @@ def print_report(report: IndexReport, out: Console) -> None:
         + ("" if report.changed else " — nothing changed, nothing to embed"),
         f"  total:    {report.files} files, {report.passages} passages in {report.seconds:.1f}s",
     ]
+    if report.removed_by:
+        lines.insert(1, f"  removed:  {len(report.removed)} left out by the new filters: {report.removed_by}")
     for line in lines:
-        out.print(Text(line), soft_wrap=True)
+        out.print(terminal_text(line), soft_wrap=True)
     reasons: dict[str, list[str]] = {}
     for s in report.skipped:
         reasons.setdefault(s.reason, []).append(s.path)
@@ -45,6 +47,10 @@ def print_info(info: IndexInfo, out: Console) -> None:
     for key in ("root", "model", "backend", "dimension", "files", "passages"):
         table.add_row(key, terminal_text(data[key]))
     table.add_row("chunking", f"{info.settings.chunk_tokens} tokens, {info.settings.overlap} overlap")
+    filters = [f"--{k} {' '.join(data[k])}" for k in ("include", "exclude") if data[k]]
+    filters += ["--follow-symlinks"] if data["follow_symlinks"] else []
+    shown = ", ".join(filters) + " (remembered; `semsearch index --reset-filters` clears them)" if filters else "none"
+    table.add_row("filters", terminal_text(shown))
     table.add_row("size", f"{info.size_bytes / 1e6:.1f} MB")
     table.add_row("updated", str(data["updated"]))
     stale = f"{info.stale} ({len(info.stale_new)} new, {len(info.stale_changed)} changed, {len(info.stale_removed)} removed)"

@@ -5,13 +5,16 @@ from __future__ import annotations
 from .base import Catalog, FileRecord, NewPassage, PassageRecord, VectorIndex
 from .catalog import SqliteCatalog
 from .sqlite import damaged_catalog_is_reported, fts_query, not_ours
-from .layout import building_dir, enclosing_root, exchange_folders, find_index_dir, index_state, stray_entries, writer_lock
+from .layout import (building_dir, enclosing_root, exchange_folders, find_index_dir, finish_swap, index_state,
+                     stray_entries, swap_dir, writer_lock)
 from .safety import check_index_location, open_private, private_dir
 from .local import LocalStore
+from .space import disk_full_is_reported
 
 __all__ = [
     "Catalog", "FileRecord", "LocalStore", "NewPassage", "PassageRecord", "SqliteCatalog", "VectorIndex",
-    "building_dir", "check_index_location", "damaged_catalog_is_reported", "enclosing_root", "exchange_folders",
-    "find_index_dir", "fts_query", "index_state", "not_ours", "open_private", "private_dir", "stray_entries",
-    "writer_lock",
+    "building_dir", "check_index_location", "damaged_catalog_is_reported", "disk_full_is_reported", "enclosing_root",
+    "exchange_folders",
+    "find_index_dir", "finish_swap", "fts_query", "index_state", "not_ours", "open_private", "private_dir",
+    "stray_entries", "swap_dir", "writer_lock",
 ]

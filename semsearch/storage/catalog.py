@@ -173,6 +173,11 @@ class SqliteCatalog(CatalogWrites, RetiredPassages):
         return CorruptIndexError(f"index catalog {self.index_dir / CATALOG_NAME} is damaged ({what}); "
                                  f"{rebuild_hint(self.index_dir)}")
 
+    def note(self, key: str) -> str | None:
+        """A note recorded with :meth:`set_meta`, or None."""
+        rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
     def _read_settings(self) -> Settings:
         try:
             return Settings.from_record(json.loads(self._meta("settings")))
