@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,6 +13,8 @@ from ..indexing import sync
 from ..render import Format, IndexProgressBar, show_report, stderr_console, stdout_console
 from .app import app, errors_to_exit_codes
 from .options import BackendOpt, BatchSizeOpt, ChunkTokensOpt, DeviceOpt, ModelOpt, ReportFormatOpt
+
+VectorIndexKind = Enum("VectorIndexKind", {k: k for k in defaults.VECTOR_INDEXES}, type=str)  # type: ignore[misc]
 
 
 @app.command()
@@ -40,6 +43,13 @@ def index(
                                      help="Follow symbolic links, even out of PATH; each folder is walked once, "
                                      "so loops are safe (default: off; remembered).")
     ] = None,
+    vector_index: Annotated[
+        Optional[VectorIndexKind], typer.Option(
+            "--vector-index", case_sensitive=False, show_default=False,
+            help="How passages are searched: auto (exact up to 100,000 passages, then ivf), flat (exact), "
+                 "ivf or hnsw (approximate; faster and smaller at a million passages). Remembered; changing it "
+                 "rebuilds only the vector index, without re-embedding. [env: SEMSEARCH_VECTOR_INDEX]")
+    ] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-index everything from scratch (e.g. to change model); "
                                           "the old index answers until the new one is complete.")] = False,
     fmt: ReportFormatOpt = None,
@@ -51,5 +61,6 @@ def index(
                 path, model=model, include=include, exclude=exclude, chunk_tokens=chunk_tokens, overlap=overlap,
                 backend=backend, max_file_size=int(max_file_size * 1e6), batch_size=batch_size, device=device,
                 rebuild=rebuild, follow_symlinks=follow_symlinks, on_progress=bar.update,
+                vector_index=vector_index.value if vector_index else None,
             )
         show_report(report, fmt or Format.table, stdout_console())

@@ -22,9 +22,11 @@ from ..storage import (
     LocalStore,
     building_dir,
     check_index_location,
+    check_vector_index,
     damaged_catalog_is_reported,
     exchange_folders,
     index_state,
+    upgrade,
     writer_lock,
 )
 from .changes import plan
@@ -58,7 +60,7 @@ def sync(
         embedder_factory: makes the embedder from the resolved model (tests).
         flags: settings by name (:class:`semsearch.settings.Settings`: ``model``,
             ``backend``, ``chunk_tokens``, ``overlap``, ``include``, ``exclude``,
-            ``follow_symlinks``, ``batch_size``, ``device``, ``max_file_size``); None
+            ``follow_symlinks``, ``vector_index``, ``batch_size``, ``device``, ``max_file_size``); None
             or absent means the environment's, else the index's own, else the default.
 
     Returns:
@@ -82,6 +84,7 @@ def sync(
         try:
             if rebuild or state == "absent":
                 return run.build(index_dir, replacing=state != "absent")
+            upgrade(index_dir, building_dir(root))  # an older semsearch's index, in this one's format
             with LocalStore.open(index_dir) as store:
                 return run.update(store)
         except BaseException:
@@ -97,6 +100,7 @@ def _check_flags(flags: dict[str, Any]) -> None:
         raise BadInputError("--max-file-size must be at least 1 byte")
     if flags.get("backend") is not None:
         check_backend(flags["backend"])
+    check_vector_index(resolve({"vector_index": flags.get("vector_index")}).vector_index)
 
 
 class _Run:

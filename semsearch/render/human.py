@@ -71,6 +71,7 @@ def print_info(info: IndexInfo, out: Console) -> None:
     for key in ("root", "model", "backend", "dimension", "files", "passages"):
         table.add_row(key, str(data[key]))
     table.add_row("chunking", f"{info.settings.chunk_tokens} tokens, {info.settings.overlap} overlap")
+    table.add_row("vector index", info.vector_index)
     table.add_row("size", f"{info.size_bytes / 1e6:.1f} MB")
     table.add_row("updated", str(data["updated"]))
     stale = f"{info.stale} ({len(info.stale_new)} new, {len(info.stale_changed)} changed, {len(info.stale_removed)} removed)"

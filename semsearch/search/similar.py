@@ -1,7 +1,8 @@
 """Files like a given file or text: ``similar``.
 
-A file is represented by the normalised mean of its passages' vectors; results are the
-files whose vectors are closest (cosine), each shown with its passage closest to the source.
+A file is represented by the normalised mean of its passages' vectors, kept in a vector
+index of its own (by file id); results are the files whose vectors are closest (cosine),
+each shown with its passage closest to the source.
 """
 
 from __future__ import annotations
@@ -13,17 +14,18 @@ import numpy as np
 
 from .. import defaults
 from ..chunking import chunk_text
-from ..corpus import FileEntry, compile_globs, read_document
+from ..corpus import FileEntry, read_document
 from ..embedders import Embedder, mean_vector
 from ..errors import BadInputError
 from ..records import Hit, Skipped
-from ..storage import Catalog
+from ..storage import Catalog, VectorIndex
 from .pipeline import check_limits
 
 
 def similar_to_file(
     path: Path,
     catalog: Catalog,
+    files: Callable[[], VectorIndex],
     embedder: Callable[[], Embedder],
     *,
     top_k: int = defaults.TOP_K,
@@ -42,23 +44,23 @@ def similar_to_file(
         rel: str | None = absolute.relative_to(catalog.root).as_posix()
     except ValueError:
         rel = None
-    paths, centroids = catalog.centroids()
     stat = absolute.stat()
-    record = catalog.file(rel) if rel in paths else None
+    record = catalog.file(rel) if rel is not None else None
+    vector = None
     if rel is not None and record is not None and record.same_stat(stat.st_size, stat.st_mtime_ns):
-        vector = centroids[paths.index(rel)]
-    else:
+        vector = catalog.centroid(rel)
+    if vector is None:
         doc = read_document(FileEntry(rel or str(absolute), absolute, stat.st_size, stat.st_mtime_ns))
         if isinstance(doc, Skipped):
             raise BadInputError(f"{path} cannot be compared: {doc.reason}")
         vector = text_vector(doc.text, catalog, embedder(), str(path))
-    return rank_files(vector, catalog, paths, centroids, exclude=rel, top_k=top_k, min_score=min_score,
-                      path_glob=path_glob)
+    return rank_files(vector, catalog, files(), exclude=rel, top_k=top_k, min_score=min_score, path_glob=path_glob)
 
 
 def similar_to_text(
     text: str,
     catalog: Catalog,
+    files: Callable[[], VectorIndex],
     embedder: Callable[[], Embedder],
     *,
     top_k: int = defaults.TOP_K,
@@ -67,8 +69,7 @@ def similar_to_text(
 ) -> list[Hit]:
     """Files most like a piece of text."""
     vector = text_vector(text, catalog, embedder(), "the text")
-    return rank_files(vector, catalog, *catalog.centroids(), exclude=None, top_k=top_k, min_score=min_score,
-                      path_glob=path_glob)
+    return rank_files(vector, catalog, files(), exclude=None, top_k=top_k, min_score=min_score, path_glob=path_glob)
 
 
 def text_vector(text: str, catalog: Catalog, embedder: Embedder, what: str) -> np.ndarray:
@@ -83,8 +84,7 @@ def text_vector(text: str, catalog: Catalog, embedder: Embedder, what: str) -> n
 def rank_files(
     vector: np.ndarray,
     catalog: Catalog,
-    paths: list[str],
-    centroids: np.ndarray,
+    files: VectorIndex,
     *,
     exclude: str | None,
     top_k: int = defaults.TOP_K,
@@ -93,16 +93,17 @@ def rank_files(
 ) -> list[Hit]:
     """Files by the cosine of their vector to ``vector``, best first, each with its closest passage."""
     check_limits(top_k, 1)
-    keep = compile_globs(path_glob)
-    scores = centroids @ vector if len(paths) else np.zeros(0, np.float32)
+    allowed = catalog.ids_matching(path_glob, "files")
+    skip = catalog.file_ids([exclude]).get(exclude) if exclude is not None else None
+    found = files.search(vector, top_k + (skip is not None), allowed)
+    paths = catalog.file_paths([fid for fid, _ in found])
     hits: list[Hit] = []
-    for i in np.argsort(-scores, kind="stable"):
-        path, score = paths[i], float(scores[i])
-        if path == exclude or (keep is not None and not keep.match_file(path)):
+    for fid, score in found:
+        if fid == skip or fid not in paths:
             continue
         if (min_score is not None and score < min_score) or len(hits) == top_k:
             break
-        hits.append(_best_passage(catalog, len(hits) + 1, score, path, vector))
+        hits.append(_best_passage(catalog, len(hits) + 1, score, paths[fid], vector))
     return hits
 
 

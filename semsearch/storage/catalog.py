@@ -21,20 +21,19 @@ from typing import Any, Collection, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ..defaults import CATALOG_NAME, SCHEMA_VERSION
+from ..defaults import CATALOG_NAME, READABLE_SCHEMAS, SCHEMA_VERSION
 from ..embedders.base import mean_vector
 from ..errors import CorruptIndexError, IndexNotFoundError
 from ..settings import Settings
+from . import codec
 from .base import FileRecord, NewPassage, PassageRecord
+from .catalog_vectors import CatalogVectors
 from .layout import CREATING, index_state
 from .safety import open_private, private_dir
 from .sqlite import FILE_COLUMNS, SCHEMA, fts_query, rebuild_hint
 
-def _blob(vector: np.ndarray) -> bytes:
-    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
 
-
-class SqliteCatalog:
+class SqliteCatalog(CatalogVectors):
     """An open catalog. Use :meth:`create` or :meth:`open`, then :meth:`close`."""
 
     def __init__(self, index_dir: Path, conn: sqlite3.Connection, snapshot: bool = False) -> None:
@@ -44,6 +43,9 @@ class SqliteCatalog:
         self._snapshot = snapshot
         self._lock = threading.RLock()
         self.settings = self._read_settings()
+        self.schema = int(self._meta("schema_version"))
+        self.codec = codec.INT8 if self.schema >= 3 else codec.FLOAT32
+        self._counted: tuple[int, int] | None = None  # (generation, passages)
 
     # -- opening -------------------------------------------------------------
 
@@ -75,12 +77,14 @@ class SqliteCatalog:
         conn.execute("PRAGMA journal_mode = WAL")  # recorded in the file: readers never block the writer
         conn.executescript(SCHEMA)
         now = str(time.time())
+        generation = str(time.time_ns())
         meta = {
             "schema_version": str(SCHEMA_VERSION),
             "settings": json.dumps(settings.to_record()),
             # Counted from the clock, so a replacement catalog never shares a generation
             # with the vectors.faiss of the index it replaces.
-            "generation": str(time.time_ns()),
+            "generation": generation,
+            "changes_since": generation,
             "created": now,
             "updated": now,
         }
@@ -115,11 +119,12 @@ class SqliteCatalog:
             version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise CorruptIndexError(f"index catalog {catalog} is unreadable ({exc}); {rebuild}") from exc
-        if version is None or version[0] != str(SCHEMA_VERSION):
+        if version is None or version[0] not in [str(v) for v in READABLE_SCHEMAS]:
             conn.close()
             found = "none" if version is None else version[0]
             raise CorruptIndexError(
-                f"index at {index_dir} has schema version {found}, this semsearch reads {SCHEMA_VERSION}; {rebuild}"
+                f"index at {index_dir} has schema version {found}, this semsearch reads "
+                f"{' and '.join(map(str, READABLE_SCHEMAS))}; {rebuild}"
             )
         try:
             return cls(index_dir, conn, snapshot)
@@ -150,10 +155,14 @@ class SqliteCatalog:
     # -- meta ----------------------------------------------------------------
 
     def _meta(self, key: str) -> str:
-        rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
-        if not rows:
+        value = self._meta_or_none(key)
+        if value is None:
             raise KeyError(f"meta key {key!r} missing")
-        return str(rows[0][0])
+        return value
+
+    def _meta_or_none(self, key: str) -> str | None:
+        rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
 
     def _read_settings(self) -> Settings:
         return Settings.from_record(json.loads(self._meta("settings")))
@@ -202,7 +211,11 @@ class SqliteCatalog:
         return int(self._rows("SELECT count(*) FROM files WHERE skipped IS NULL")[0][0])
 
     def count_passages(self) -> int:
-        return int(self._rows("SELECT count(*) FROM chunks")[0][0])
+        with self._lock:  # counting a million rows takes a while: once per generation
+            generation = self.generation
+            if self._counted is None or self._counted[0] != generation:
+                self._counted = (generation, self.count_vectors("passages"))
+            return self._counted[1]
 
     def disk_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.index_dir.iterdir() if p.is_file())
@@ -231,26 +244,6 @@ class SqliteCatalog:
                           f"{only}ORDER BY score DESC, rowid LIMIT ?", [*params, limit])
         return [(r[0], r[1]) for r in rows]
 
-    def file_vectors(self, path: str) -> tuple[list[int], np.ndarray]:
-        """The passage ids and vectors of one indexed file (empty if it has none)."""
-        rows = self._rows("SELECT c.id, c.vector FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path = ? "
-                          "ORDER BY c.ordinal", (path,))
-        return [r[0] for r in rows], self._matrix(r[1] for r in rows)
-
-    def centroids(self) -> tuple[list[str], np.ndarray]:
-        """Every file that has passages, with its unit-length mean passage vector."""
-        rows = self._rows("SELECT path, centroid FROM files WHERE centroid IS NOT NULL ORDER BY path")
-        return [r[0] for r in rows], self._matrix(r[1] for r in rows)
-
-    def all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every passage's id and vector, by id."""
-        rows = self._rows("SELECT id, vector FROM chunks ORDER BY id")
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)), self._matrix(r[1] for r in rows)
-
-    def _matrix(self, blobs: Iterable[bytes]) -> np.ndarray:
-        data = b"".join(blobs)
-        return np.frombuffer(data, dtype=np.float32).reshape(-1, self.settings.dimension)
-
     # -- writing -------------------------------------------------------------
 
     @contextmanager
@@ -268,10 +261,25 @@ class SqliteCatalog:
                     self._conn.execute("ROLLBACK")
                 raise
 
+    def _maintain(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Run bookkeeping writes in one transaction that keeps the generation (they
+        change no passage, so what readers hold stays current)."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, params in statements:
+                    self._conn.execute(sql, params)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
     def put_file(self, path: str, size: int, mtime_ns: int, digest: str, passages: Sequence[NewPassage]) -> None:
         """Insert or replace a file and its passages (inside a transaction)."""
         self.delete_file(path)
-        centroid = _blob(mean_vector(np.stack([p.vector for p in passages]))) if passages else None
+        vectors = np.stack([p.vector for p in passages]) if passages else None
+        centroid = codec.encode(mean_vector(vectors), self.codec)[0] if vectors is not None else None
         cur = self._conn.execute(
             "INSERT INTO files (path, size, mtime_ns, digest, centroid) VALUES (?, ?, ?, ?, ?)",
             (path, size, mtime_ns, digest, centroid),
@@ -279,7 +287,8 @@ class SqliteCatalog:
         file_id = cur.lastrowid
         self._conn.executemany(
             "INSERT INTO chunks (file_id, ordinal, start_line, end_line, text, vector) VALUES (?, ?, ?, ?, ?, ?)",
-            [(file_id, i, p.start_line, p.end_line, p.text, _blob(p.vector)) for i, p in enumerate(passages)],
+            [(file_id, i, p.start_line, p.end_line, p.text, blob)
+             for i, (p, blob) in enumerate(zip(passages, codec.encode(vectors, self.codec) if passages else []))],
         )
 
     def put_skipped(self, path: str, size: int, mtime_ns: int, digest: str, reason: str) -> None:

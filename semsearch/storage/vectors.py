@@ -1,99 +1,285 @@
-"""The local vector index: exact inner-product search with faiss, saved beside the catalog.
+"""Main vector segments: one faiss index over compact codes, chosen by size.
 
-``vectors.faiss`` is a cache of the catalog's vectors, stamped with the catalog's
-generation (a 16-byte header: magic, generation), so a stale or missing file is
-rebuilt from the catalog instead of trusted. faiss is imported only here.
+- ``flat``: every vector as float16 codes (``IndexScalarQuantizer`` fp16), searched
+  exhaustively: exact up to float16 rounding. The default up to :data:`FLAT_LIMIT` vectors.
+- ``ivf``: an inverted file (``IndexIVFScalarQuantizer``, 8-bit codes, inner product):
+  vectors are grouped around ``nlist`` centroids and a search scans the ``nprobe``
+  groups nearest the query. ``nlist`` = 4·√n, as the faiss guidelines advise below a
+  few million vectors; ``nprobe`` was chosen by measurement for recall@10 ≥ 0.95
+  (BENCHMARKS.md). The default above :data:`FLAT_LIMIT`.
+- ``hnsw``: a navigable small-world graph (``IndexHNSWSQ``, 8-bit codes, M = 32).
+
+A segment is written as faiss writes it, followed by its passage ids (sorted, so
+membership is a binary search on a memory map), and for hnsw each id's position in the
+faiss index (to compare every code when a filter is too selective for the graph). faiss is imported only in this module and :mod:`.segmented`.
 """
 
 from __future__ import annotations
 
-import os
-import struct
+import math
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Collection, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
-from .safety import open_private
+from ..defaults import VECTOR_INDEXES as KINDS
+from ..errors import BadInputError
 
 if TYPE_CHECKING:
     import faiss
 
-_MAGIC = b"SEMSFAI1"
-_HEADER = 16
+__all__ = ["KINDS", "Segment", "Shape", "check_vector_index", "selector"]
+
+FLAT_LIMIT = 100_000  # auto: exact search up to here (BENCHMARKS.md: flat p50 at 100k vs ivf)
+AUTO_ANN = "ivf"  # auto above FLAT_LIMIT: smaller on disk and in memory than hnsw, and mappable
+HNSW_M = 32
+TRAIN_PER_LIST = 40  # training vectors per IVF list (faiss warns below 39)
+RANGE_MARGIN = 0.25
 
 
-class FlatIndex:
-    """Exact search over every vector (faiss ``IndexIDMap2(IndexFlatIP)``)."""
+def check_vector_index(kind: str) -> None:
+    """Raise BadInputError unless ``kind`` is one of :data:`KINDS`."""
+    if kind not in KINDS:
+        raise BadInputError(f"unknown vector index {kind!r}; choose from {', '.join(KINDS)}")
 
-    def __init__(self, dimension: int, index: "faiss.Index | None" = None) -> None:
+
+@dataclass(frozen=True)
+class Shape:
+    """What a main segment is: its kind and the parameters derived from its size."""
+
+    kind: str
+    built_for: int  # vectors when it was trained/built; a rebuild is due when the size moves far from it
+    nlist: int = 0
+    nprobe: int = 0
+    ef_search: int = 0
+
+    @classmethod
+    def for_size(cls, requested: str, n: int) -> "Shape":
+        """The shape ``requested`` (one of :data:`KINDS`) takes for ``n`` vectors."""
+        kind = requested if requested != "auto" else ("flat" if n <= FLAT_LIMIT else AUTO_ANN)
+        if kind == "ivf":
+            nlist = max(1, min(int(4 * math.sqrt(n)), n // TRAIN_PER_LIST))
+            # Measured on SciFact vectors (BENCHMARKS.md): 64 lists give recall@10 0.97 at 100k and 1M.
+            return cls("ivf", n, nlist, min(nlist, max(64, nlist // 64)))
+        if kind == "hnsw":
+            return cls("hnsw", n, ef_search=64)
+        return cls("flat", n)
+
+    def still_fits(self, requested: str, n: int) -> bool:
+        """Whether a segment of this shape can take ``n`` vectors without a rebuild."""
+        if Shape.for_size(requested, n).kind != self.kind:
+            return False
+        if self.kind == "ivf":  # retrain when the size has moved by more than a factor of two
+            return self.built_for // 2 <= n <= max(2 * self.built_for, self.nlist * TRAIN_PER_LIST)
+        return True
+
+    def describe(self) -> str:
+        if self.kind == "ivf":
+            return f"ivf ({self.nlist} lists, {self.nprobe} probed, 8-bit codes)"
+        if self.kind == "hnsw":
+            return f"hnsw (M {HNSW_M}, ef {self.ef_search}, 8-bit codes)"
+        return "flat (exact, float16 codes)"
+
+
+def selector(ids: Iterable[int] | np.ndarray, exclude: bool = False) -> "faiss.IDSelector":
+    """A faiss selector of ``ids`` (or of every id but them)."""
+    import faiss
+
+    array = np.ascontiguousarray(np.fromiter(ids, np.int64) if not isinstance(ids, np.ndarray) else ids, np.int64)
+    sel = faiss.IDSelectorBatch(array)
+    if not exclude:
+        return sel
+    negated = faiss.IDSelectorNot(sel)
+    negated.referenced = sel  # keep the inner selector alive as long as the outer one
+    return negated
+
+
+class Segment:
+    """One faiss index over passage (or file) vectors, by id.
+
+    Args:
+        index: the faiss index (ids stored in it, or mapped by ``IndexIDMap``).
+        shape: its kind and parameters.
+        ids: its ids, sorted (possibly a memory map).
+        labels: for flat and hnsw, each sorted id's position in the faiss index.
+    """
+
+    def __init__(self, index: "faiss.Index", shape: Shape, ids: np.ndarray, labels: np.ndarray | None) -> None:
+        self.index = index
+        self.shape = shape
+        self.ids = ids
+        self.labels = labels
+        self._by_label: np.ndarray | None = None
+
+    @classmethod
+    def build(cls, shape: Shape, dimension: int, sample: np.ndarray,
+              batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> "Segment":
+        """Train on ``sample`` (ivf, hnsw) and add every batch of (ids, vectors)."""
         import faiss
 
-        self.dimension = dimension
-        self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        metric = faiss.METRIC_INNER_PRODUCT
+        if shape.kind == "ivf":
+            index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(dimension), dimension, shape.nlist,
+                                                  faiss.ScalarQuantizer.QT_8bit, metric, False)
+            index.cp.seed = 1234
+            index.cp.min_points_per_centroid = 1  # a tiny index may have few vectors per list; faiss would print
+            index.cp.niter = 10  # k-means iterations: 25 (faiss's default) gains little recall for 2.5x the time
+        elif shape.kind == "hnsw":
+            index = faiss.IndexIDMap(faiss.IndexHNSWSQ(dimension, faiss.ScalarQuantizer.QT_8bit, HNSW_M, metric))
+        else:
+            index = faiss.IndexIDMap(faiss.IndexScalarQuantizer(dimension, faiss.ScalarQuantizer.QT_fp16, metric))
+        if shape.kind != "flat":
+            # 8-bit codes span each dimension's range in the training sample, widened by a
+            # quarter on each side: vectors added later (merged deltas) are not clipped.
+            codes = index if shape.kind == "ivf" else faiss.downcast_index(faiss.downcast_index(index.index).storage)
+            codes.sq.rangestat_arg = RANGE_MARGIN
+        if not index.is_trained:
+            index.train(np.ascontiguousarray(sample, np.float32))
+        segment = cls(index, shape, np.zeros(0, np.int64), None)
+        for ids, vectors in batches:
+            segment.add(ids, vectors)
+        return segment
 
     def __len__(self) -> int:
-        return int(self._index.ntotal)
+        return len(self.ids)
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        if len(ids):
-            self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
-                                     np.ascontiguousarray(ids, dtype=np.int64))
+    def contains(self, ids: np.ndarray) -> np.ndarray:
+        """Which of ``ids`` this segment holds."""
+        if not len(self.ids) or not len(ids):
+            return np.zeros(len(ids), bool)
+        at = np.minimum(np.searchsorted(self.ids, ids), len(self.ids) - 1)
+        return np.asarray(self.ids[at] == ids)
 
-    def remove(self, ids: Sequence[int]) -> None:
-        if len(ids):
-            self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+    # -- searching -----------------------------------------------------------
 
-    def search(self, vector: np.ndarray, k: int, allowed: Collection[int] | None = None) -> list[tuple[int, float]]:
+    def search(self, query: np.ndarray, k: int, only: np.ndarray | None = None, exclude: np.ndarray | None = None,
+               widen: float = 1.0, exhaustive: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Up to ``k`` (scores, ids) by inner product, among ``only`` (if given) and not
+        in ``exclude``. ``widen`` scales how much of an approximate index is searched (for
+        a selective filter); ``exhaustive`` compares every code (exact up to the codes)."""
         import faiss
 
-        k = min(k, len(self) if allowed is None else len(allowed))
-        if k <= 0:
-            return []
-        params = None
-        if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.fromiter(allowed, np.int64, len(allowed))))
-        scores, ids = self._index.search(np.asarray(vector, np.float32).reshape(1, -1), k, params=params)
-        return [(int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
+        q = np.ascontiguousarray(query, np.float32).reshape(1, -1)
+        k = max(1, min(k, len(self.ids)))
+        if self.shape.kind == "hnsw" and exhaustive:
+            return self._scan_hnsw(q, k, only, exclude)
+        sel = None
+        if only is not None:
+            sel = selector(only)
+        elif exclude is not None and len(exclude):
+            sel = selector(exclude, exclude=True)
+        if self.shape.kind == "ivf":
+            nprobe = self.shape.nlist if exhaustive else min(self.shape.nlist, math.ceil(self.shape.nprobe * widen))
+            params: Any = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)
+        elif self.shape.kind == "hnsw":
+            params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(k, math.ceil(self.shape.ef_search * widen)))
+        else:
+            params = faiss.SearchParameters(sel=sel) if sel is not None else None
+        scores, ids = self.index.search(q, k, params=params)
+        keep = ids[0] >= 0
+        return scores[0][keep], ids[0][keep]
+
+    def _scan_hnsw(self, q: np.ndarray, k: int, only: np.ndarray | None,
+                   exclude: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Every code of an hnsw segment compared, its graph unused: exact results."""
+        import faiss
+
+        storage = faiss.downcast_index(faiss.downcast_index(self.index.index).storage)
+        by_label = self._ids_by_label()
+        sel = None
+        if only is not None:
+            sel = selector(self._labels_of(only))
+        elif exclude is not None and len(exclude):
+            sel = selector(self._labels_of(exclude), exclude=True)
+        scores, labels = storage.search(q, k, params=faiss.SearchParameters(sel=sel) if sel is not None else None)
+        keep = labels[0] >= 0
+        return scores[0][keep], by_label[labels[0][keep]]
+
+    def _labels_of(self, ids: np.ndarray) -> np.ndarray:
+        ids = ids[self.contains(ids)]
+        return np.asarray(self._labels()[np.searchsorted(self.ids, ids)], np.int64)
+
+    def _labels(self) -> np.ndarray:
+        if self.labels is None:
+            import faiss
+
+            self.labels = np.argsort(faiss.vector_to_array(self.index.id_map), kind="stable")
+        return self.labels
+
+    def _ids_by_label(self) -> np.ndarray:
+        if self._by_label is None:
+            by_label = np.empty(len(self.ids), np.int64)
+            by_label[self._labels()] = self.ids
+            self._by_label = by_label
+        return self._by_label
+
+    # -- changing (a writer's fully loaded segment) ---------------------------
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if not len(ids):
+            return
+        ids = np.ascontiguousarray(ids, np.int64)
+        self.index.add_with_ids(np.ascontiguousarray(vectors, np.float32), ids)
+        self.ids = np.union1d(np.asarray(self.ids), ids)
+        self.labels = self._by_label = None
+
+    def remove(self, ids: np.ndarray) -> None:
+        """Drop ``ids`` (flat and ivf; an hnsw graph cannot drop a node)."""
+        if not len(ids):
+            return
+        self.index.remove_ids(selector(np.asarray(ids, np.int64)))
+        self.ids = np.setdiff1d(np.asarray(self.ids), ids)
+        self.labels = self._by_label = None
 
     # -- on disk -------------------------------------------------------------
 
-    @staticmethod
-    def stamp(path: Path) -> int | None:
-        """The generation ``path`` was written for, or None if it is missing or not ours."""
-        try:
-            with open(path, "rb") as fh:
-                head = fh.read(_HEADER)
-        except OSError:
-            return None
-        if len(head) != _HEADER or head[:8] != _MAGIC:
-            return None
-        return int(struct.unpack("<Q", head[8:])[0])
+    def meta(self, faiss_bytes: int) -> dict[str, Any]:
+        return {"shape": asdict(self.shape), "faiss_bytes": faiss_bytes, "count": len(self.ids),
+                "labels": self.shape.kind == "hnsw"}
+
+    def write(self, put: Callable[[bytes], None]) -> int:
+        """Write the faiss index, then the ids (and labels); returns the faiss bytes."""
+        import faiss
+
+        written = [0]
+
+        def counted(block: bytes) -> None:
+            written[0] += len(block)
+            put(block)
+
+        faiss.write_index(self.index, faiss.PyCallbackIOWriter(counted))
+        ids = np.asarray(self.ids, "<i8")
+        put(ids.tobytes())
+        if self.shape.kind == "hnsw":
+            put(np.asarray(self._labels(), "<i8").tobytes())
+        return written[0]
 
     @classmethod
-    def load(cls, path: Path, dimension: int) -> "FlatIndex":
-        """Read a saved index (the caller has checked its stamp).
+    def read(cls, path: Path, meta: dict[str, Any], mapped: bool) -> "Segment":
+        """Load a segment written by :meth:`write` (``mapped``: memory-map its codes and
+        ids, read-only, for searching; else load it whole, to change it).
 
         Raises:
-            OSError, RuntimeError: it cannot be read.
+            OSError, RuntimeError, KeyError, TypeError, ValueError: it cannot be read.
         """
         import faiss
 
-        index = faiss.deserialize_index(np.frombuffer(path.read_bytes(), dtype=np.uint8, offset=_HEADER))
-        if index.d != dimension:
-            raise RuntimeError(f"it holds {index.d}-dimensional vectors, not {dimension}")
-        return cls(dimension, index)
-
-    def save(self, path: Path, generation: int) -> None:
-        """Write the index stamped with ``generation``: a temp file, then a rename."""
-        import faiss
-
-        for leftover in path.parent.glob(path.name + ".*.tmp"):  # from a writer that was killed
-            leftover.unlink(missing_ok=True)
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        with open(open_private(tmp, new=True), "wb") as fh:
-            fh.write(_MAGIC + struct.pack("<Q", generation))
-            fh.write(faiss.serialize_index(self._index).tobytes())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        shape = Shape(**meta["shape"])
+        start, count = int(meta["faiss_bytes"]), int(meta["count"])
+        flags = 0
+        if mapped:  # ivf: its lists are mapped; flat, hnsw: their codes (an hnsw graph is read)
+            flags = (faiss.IO_FLAG_MMAP if shape.kind == "ivf" else faiss.IO_FLAG_MMAP_IFC) | faiss.IO_FLAG_READ_ONLY
+        index = faiss.read_index(str(path), flags)
+        if mapped:
+            ids = np.memmap(path, "<i8", "r", offset=start, shape=(count,)) if count else np.zeros(0, np.int64)
+        else:
+            ids = np.fromfile(path, "<i8", count, offset=start)
+        labels = None
+        if meta.get("labels") and count:
+            labels = np.memmap(path, "<i8", "r", offset=start + 8 * count, shape=(count,))
+        if shape.kind == "ivf":
+            index.nprobe = shape.nprobe
+        elif shape.kind == "hnsw":
+            faiss.downcast_index(index.index).hnsw.efSearch = shape.ef_search
+        return cls(index, shape, ids, labels)
