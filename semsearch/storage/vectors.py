@@ -280,6 +280,8 @@ class Segment:
             labels = np.memmap(path, "<i8", "r", offset=start + 8 * count, shape=(count,))
         if shape.kind == "ivf":
             index.nprobe = shape.nprobe
+            if mapped:  # its lists are read in place; faiss would start 32 threads per search to prefetch them
+                faiss.downcast_InvertedLists(index.invlists).prefetch_nthread = 0
         elif shape.kind == "hnsw":
             faiss.downcast_index(index.index).hnsw.efSearch = shape.ef_search
         return cls(index, shape, ids, labels)
