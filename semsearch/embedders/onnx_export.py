@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import platform
 import shutil
@@ -26,12 +27,14 @@ from typing import TYPE_CHECKING
 from ..defaults import cache_dir
 from .base import ModelRef
 from .torch import load_sentence_transformer
-from ..errors import SemsearchError
+from ..errors import BadInputError, SemsearchError
 
 if TYPE_CHECKING:
     from types import ModuleType
 
     from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
 
 # Bump when the layout or contents of a copy change, so old copies are not reused.
 EXPORT_FORMAT = 1
@@ -93,9 +96,17 @@ def ensure_copy(ref: ModelRef) -> tuple[Path, bool]:
         OnnxUnavailableError: the model has parts the ONNX path does not reproduce,
             or the export failed.
     """
-    folder = copy_folder(ref)
-    if (folder / CONFIG_NAME).is_file():
-        return folder, False
+    try:
+        folder = copy_folder(ref)
+        if (folder / CONFIG_NAME).is_file():
+            return folder, False
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except (OSError, RuntimeError, BadInputError) as exc:  # no home folder, a cache folder that cannot be written...
+        raise OnnxUnavailableError(f"its ONNX copy cannot be kept in the cache ({exc}); set SEMSEARCH_CACHE_DIR "
+                                   "to a folder you can write") from exc
+    # Said before it starts: a first run would otherwise sit silent for this long.
+    log.warning("making the ONNX copy of %s, once (about 20 s; later runs reuse it from %s)…", ref.model_id,
+                folder.parent)
     _export(ref, folder)
     return folder, True
 
@@ -105,9 +116,9 @@ def _export(ref: ModelRef, folder: Path) -> None:
     the runtime needs beside it; the folder appears whole or not at all."""
     model = load_sentence_transformer(ref, "cpu")
     config = _embedder_config(ref, model)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=folder.name + ".", suffix=".tmp", dir=folder.parent))
+    work: Path | None = None
     try:
+        work = Path(tempfile.mkdtemp(prefix=folder.name + ".", suffix=".tmp", dir=folder.parent))
         raw, raw_int8 = work / "raw.onnx", work / "raw-int8.onnx"
         _trace(model, config["inputs"], raw)
         _quantize(raw, raw_int8)
@@ -125,7 +136,8 @@ def _export(ref: ModelRef, folder: Path) -> None:
     except Exception as exc:  # noqa: BLE001 - whatever broke, the caller falls back to torch
         raise OnnxUnavailableError(f"exporting it to ONNX failed ({type(exc).__name__}: {exc})") from exc
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _embedder_config(ref: ModelRef, model: "SentenceTransformer") -> dict:

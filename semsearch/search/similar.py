@@ -1,8 +1,9 @@
 """Files like a given file or text: ``similar``.
 
-A file is represented by the normalised mean of its passages' vectors, kept in a vector
-index of its own (by file id); results are the files whose vectors are closest (cosine),
-each shown with its passage closest to the source.
+A file or text is represented by the normalised mean of its passages' vectors (see
+:mod:`.sources`: stored ones for a file indexed unchanged, else embedded now); results are the
+files whose vectors are closest (cosine), found in the index of files' mean vectors (by file
+id, see :mod:`semsearch.storage.local`), each shown with its passage closest to the source.
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .. import defaults
-from ..chunking import chunk_text
-from ..corpus import FileEntry, read_document
-from ..embedders import Embedder, mean_vector
-from ..errors import BadInputError
-from ..records import Hit, Skipped
+from ..embedders import Embedder
+from ..records import Hit
 from ..storage import Catalog, VectorIndex
 from .pipeline import check_limits
+from .sources import file_source, text_source
 
 
 def similar_to_file(
@@ -36,25 +35,9 @@ def similar_to_file(
 
     An indexed, unchanged file uses its stored vectors; any other text file is embedded now.
     """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise BadInputError(f"{path} is not a file; give a text file, or - to read text from stdin")
-    absolute = path.resolve()
-    try:
-        rel: str | None = absolute.relative_to(catalog.root).as_posix()
-    except ValueError:
-        rel = None
-    stat = absolute.stat()
-    record = catalog.file(rel) if rel is not None else None
-    vector = None
-    if rel is not None and record is not None and record.same_stat(stat.st_size, stat.st_mtime_ns):
-        vector = catalog.centroid(rel)
-    if vector is None:
-        doc = read_document(FileEntry(rel or str(absolute), absolute, stat.st_size, stat.st_mtime_ns))
-        if isinstance(doc, Skipped):
-            raise BadInputError(f"{path} cannot be compared: {doc.reason}")
-        vector = text_vector(doc.text, catalog, embedder(), str(path))
-    return rank_files(vector, catalog, files(), exclude=rel, top_k=top_k, min_score=min_score, path_glob=path_glob)
+    source = file_source(Path(path), embedder, catalog.settings, catalog)
+    return rank_files(source.vector, catalog, files(), exclude=source.rel, top_k=top_k, min_score=min_score,
+                      path_glob=path_glob)
 
 
 def similar_to_text(
@@ -68,17 +51,8 @@ def similar_to_text(
     path_glob: Sequence[str] = (),
 ) -> list[Hit]:
     """Files most like a piece of text."""
-    vector = text_vector(text, catalog, embedder(), "the text")
+    vector = text_source(text, embedder(), catalog.settings).vector
     return rank_files(vector, catalog, files(), exclude=None, top_k=top_k, min_score=min_score, path_glob=path_glob)
-
-
-def text_vector(text: str, catalog: Catalog, embedder: Embedder, what: str) -> np.ndarray:
-    """The mean vector of ``text``'s passages, chunked as the index chunks."""
-    settings = catalog.settings
-    chunks = chunk_text(text, embedder.token_spans, settings.chunk_tokens or defaults.CHUNK_TOKENS, settings.overlap)
-    if not chunks:
-        raise BadInputError(f"{what} is empty; there is nothing to compare")
-    return mean_vector(embedder.embed_documents([c.text for c in chunks]))
 
 
 def rank_files(

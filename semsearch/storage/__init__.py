@@ -5,8 +5,8 @@ from __future__ import annotations
 from . import codec
 from .base import Catalog, FileRecord, NewPassage, PassageRecord, VectorIndex
 from .catalog import SqliteCatalog
-from .sqlite import damaged_catalog_is_reported, fts_query
-from .layout import building_dir, exchange_folders, find_index_dir, index_state, writer_lock
+from .sqlite import damaged_catalog_is_reported, fts_query, not_ours
+from .layout import building_dir, enclosing_root, exchange_folders, find_index_dir, index_state, stray_entries, writer_lock
 from .safety import check_index_location, open_private, private_dir
 from .local import LocalStore
 from .vectors import check_vector_index
@@ -15,6 +15,6 @@ from .upgrade import upgrade
 __all__ = [
     "Catalog", "FileRecord", "LocalStore", "NewPassage", "PassageRecord", "SqliteCatalog", "VectorIndex",
     "building_dir", "check_index_location", "check_vector_index", "codec", "damaged_catalog_is_reported",
-    "exchange_folders", "find_index_dir", "fts_query", "index_state", "open_private", "private_dir", "upgrade",
-    "writer_lock",
+    "enclosing_root", "exchange_folders", "find_index_dir", "fts_query", "index_state", "not_ours", "open_private",
+    "private_dir", "stray_entries", "upgrade", "writer_lock",
 ]

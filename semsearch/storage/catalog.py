@@ -15,25 +15,25 @@ import os
 import sqlite3
 import threading
 import time
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Collection, Iterable, Iterator, Sequence
-
-import numpy as np
+from typing import Any
 
 from ..defaults import CATALOG_NAME, READABLE_SCHEMAS, SCHEMA_VERSION
-from ..embedders.base import mean_vector
 from ..errors import CorruptIndexError, IndexNotFoundError
 from ..settings import Settings
 from . import codec
-from .base import FileRecord, NewPassage, PassageRecord
+from .base import FileRecord, PassageRecord
 from .catalog_vectors import CatalogVectors
+from .catalog_writes import CatalogWrites
 from .layout import CREATING, index_state
+from .retired import RETIRED_SCHEMA, RetiredPassages
 from .safety import open_private, private_dir
-from .sqlite import FILE_COLUMNS, SCHEMA, fts_query, rebuild_hint
+from .sqlite import (FILE_COLUMNS, SCHEMA, check_readable, file_record, fts_query, name_param, name_value,
+                     passage_record, rebuild_hint, schema_error)
 
 
-class SqliteCatalog(CatalogVectors):
+class SqliteCatalog(CatalogWrites, RetiredPassages, CatalogVectors):
     """An open catalog. Use :meth:`create` or :meth:`open`, then :meth:`close`."""
 
     def __init__(self, index_dir: Path, conn: sqlite3.Connection, snapshot: bool = False) -> None:
@@ -43,8 +43,8 @@ class SqliteCatalog(CatalogVectors):
         self._snapshot = snapshot
         self._lock = threading.RLock()
         self.settings = self._read_settings()
-        self.schema = int(self._meta("schema_version"))
-        self.codec = codec.INT8 if self.schema >= 3 else codec.FLOAT32
+        self.schema = int(self._meta("schema_version", int))
+        self.codec = codec.INT8 if self.schema >= 3 else codec.FLOAT32  # schema 2: float32
         self._counted: tuple[int, int] | None = None  # (generation, passages)
 
     # -- opening -------------------------------------------------------------
@@ -75,7 +75,7 @@ class SqliteCatalog(CatalogVectors):
         os.close(open_private(tmp, new=True))  # SQLite gives its -wal and -shm files the catalog's mode
         conn = cls._connect(tmp)
         conn.execute("PRAGMA journal_mode = WAL")  # recorded in the file: readers never block the writer
-        conn.executescript(SCHEMA)
+        conn.executescript(SCHEMA + RETIRED_SCHEMA)
         now = str(time.time())
         generation = str(time.time_ns())
         meta = {
@@ -84,7 +84,7 @@ class SqliteCatalog(CatalogVectors):
             # Counted from the clock, so a replacement catalog never shares a generation
             # with the vectors.faiss of the index it replaces.
             "generation": generation,
-            "changes_since": generation,
+            "changes_since": generation,  # the change journal is complete from here
             "created": now,
             "updated": now,
         }
@@ -107,6 +107,7 @@ class SqliteCatalog(CatalogVectors):
             CorruptIndexError: the catalog is unreadable, foreign, or from another schema version.
         """
         catalog = index_dir / CATALOG_NAME
+        check_readable(index_dir)
         rebuild = rebuild_hint(index_dir)
         if not catalog.is_file():
             if index_state(index_dir) == "foreign":
@@ -121,16 +122,25 @@ class SqliteCatalog(CatalogVectors):
             raise CorruptIndexError(f"index catalog {catalog} is unreadable ({exc}); {rebuild}") from exc
         if version is None or version[0] not in [str(v) for v in READABLE_SCHEMAS]:
             conn.close()
-            found = "none" if version is None else version[0]
-            raise CorruptIndexError(
-                f"index at {index_dir} has schema version {found}, this semsearch reads "
-                f"{' and '.join(map(str, READABLE_SCHEMAS))}; {rebuild}"
-            )
+            raise schema_error(index_dir, None if version is None else version[0])
         try:
             return cls(index_dir, conn, snapshot)
+        except CorruptIndexError:
+            conn.close()
+            raise
         except (sqlite3.DatabaseError, KeyError, ValueError, TypeError) as exc:
             conn.close()
             raise CorruptIndexError(f"index catalog {catalog} is damaged ({exc}); {rebuild}") from exc
+
+    def check_integrity(self) -> None:
+        """Read every page of the catalog (SQLite's quick_check).
+
+        Raises:
+            CorruptIndexError: it found damage.
+        """
+        rows = self._rows("PRAGMA quick_check")
+        if [tuple(r) for r in rows] != [("ok",)]:
+            raise self.damaged("; ".join(str(r[0]) for r in rows[:3]))
 
     def refresh(self) -> bool:
         """Move a snapshot reader to the latest commit; True if the catalog changed."""
@@ -154,35 +164,53 @@ class SqliteCatalog(CatalogVectors):
 
     # -- meta ----------------------------------------------------------------
 
-    def _meta(self, key: str) -> str:
+    def _meta(self, key: str, kind: type = str) -> Any:
         value = self._meta_or_none(key)
         if value is None:
-            raise KeyError(f"meta key {key!r} missing")
-        return value
+            raise self.damaged(f"meta key {key!r} missing")
+        try:
+            return kind(value)
+        except (TypeError, ValueError) as exc:
+            raise self.damaged(f"meta {key} is {str(value)[:40]!r}") from exc
 
-    def _meta_or_none(self, key: str) -> str | None:
+    def _meta_or_none(self, key: str) -> Any:
         rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
-        return str(rows[0][0]) if rows else None
+        return rows[0][0] if rows else None
+
+    def damaged(self, what: str) -> CorruptIndexError:
+        """The error for a catalog found damaged (``what``), with the advice that fits."""
+        return CorruptIndexError(f"index catalog {self.index_dir / CATALOG_NAME} is damaged ({what}); "
+                                 f"{rebuild_hint(self.index_dir)}")
 
     def _read_settings(self) -> Settings:
-        return Settings.from_record(json.loads(self._meta("settings")))
+        try:
+            return Settings.from_record(json.loads(self._meta("settings")))
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise self.damaged(f"its settings: {exc}") from exc
 
     @property
     def generation(self) -> int:
-        return int(self._meta("generation"))
+        return int(self._meta("generation", int))
 
     @property
     def created(self) -> float:
-        return float(self._meta("created"))
+        return float(self._meta("created", float))
 
     @property
     def updated(self) -> float:
-        return float(self._meta("updated"))
+        return float(self._meta("updated", float))
 
-    def set_settings(self, settings: Settings) -> None:
-        """Record new settings (inside a transaction): the filters later runs reuse."""
-        self._conn.execute("UPDATE meta SET value = ? WHERE key = 'settings'", (json.dumps(settings.to_record()),))
-        self.settings = Settings.from_record(settings.to_record())
+    def _file(self, row: Sequence[Any]) -> FileRecord:
+        try:
+            return file_record(row)
+        except TypeError as exc:
+            raise self.damaged(f"a file record: {exc}") from exc
+
+    def _passage(self, row: Sequence[Any]) -> PassageRecord:
+        try:
+            return passage_record(row)
+        except TypeError as exc:
+            raise self.damaged(f"a passage record: {exc}") from exc
 
     # -- reading (each call under the lock: one connection serves every thread) --
 
@@ -199,12 +227,13 @@ class SqliteCatalog(CatalogVectors):
         return rows
 
     def files(self) -> dict[str, FileRecord]:
-        return {r[1]: FileRecord(*r) for r in self._rows(f"SELECT {FILE_COLUMNS} FROM files")}
+        records = (self._file(r) for r in self._rows(f"SELECT {FILE_COLUMNS} FROM files"))
+        return {r.path: r for r in records}
 
     def file(self, path: str) -> FileRecord | None:
         """One file's record, or None if the catalog does not know it."""
-        rows = self._rows(f"SELECT {FILE_COLUMNS} FROM files WHERE path = ?", (path,))
-        return FileRecord(*rows[0]) if rows else None
+        rows = self._rows(f"SELECT {FILE_COLUMNS} FROM files WHERE path = ?", (name_param(path),))
+        return self._file(rows[0]) if rows else None
 
     def count_files(self) -> int:
         """Files indexed (skipped ones not counted)."""
@@ -218,18 +247,28 @@ class SqliteCatalog(CatalogVectors):
             return self._counted[1]
 
     def disk_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.index_dir.iterdir() if p.is_file())
+        """The index folder's size: its regular files (one an ``index`` run renames or
+        deletes meanwhile is not counted)."""
+        total = 0
+        with os.scandir(self.index_dir) as entries:
+            for entry in entries:
+                try:
+                    if entry.is_file(follow_symlinks=False):
+                        total += entry.stat(follow_symlinks=False).st_size
+                except FileNotFoundError:
+                    continue
+        return total
 
     def passages(self, ids: Sequence[int]) -> dict[int, PassageRecord]:
         """Passages by id (ids not found are absent from the result)."""
         rows = self._in_batches("SELECT c.id, f.path, c.ordinal, c.start_line, c.end_line, c.text FROM chunks c "
                                 "JOIN files f ON f.id = c.file_id WHERE c.id IN ({})", [int(i) for i in ids])
-        return {r[0]: PassageRecord(*r) for r in rows}
+        return {r[0]: self._passage(r) for r in rows}
 
     def passage_ids(self, paths: Iterable[str]) -> list[int]:
         """The ids of every passage of these files."""
         rows = self._in_batches("SELECT c.id FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path IN ({})",
-                                list(paths))
+                                [name_param(p) for p in paths])
         return [r[0] for r in rows]
 
     def lexical(self, text: str, limit: int, allowed: Collection[int] | None = None) -> list[tuple[int, float]]:
@@ -243,66 +282,3 @@ class SqliteCatalog(CatalogVectors):
         rows = self._rows("SELECT rowid, -bm25(chunks_fts) AS score FROM chunks_fts WHERE chunks_fts MATCH ? "
                           f"{only}ORDER BY score DESC, rowid LIMIT ?", [*params, limit])
         return [(r[0], r[1]) for r in rows]
-
-    # -- writing -------------------------------------------------------------
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """All writes inside commit together, with a new generation, or not at all."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-                self._conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
-                self._conn.execute("UPDATE meta SET value = ? WHERE key = 'updated'", (str(time.time()),))
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:  # Ctrl-C may land just after COMMIT returned
-                    self._conn.execute("ROLLBACK")
-                raise
-
-    def _maintain(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        """Run bookkeeping writes in one transaction that keeps the generation (they
-        change no passage, so what readers hold stays current)."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                for sql, params in statements:
-                    self._conn.execute(sql, params)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
-
-    def put_file(self, path: str, size: int, mtime_ns: int, digest: str, passages: Sequence[NewPassage]) -> None:
-        """Insert or replace a file and its passages (inside a transaction)."""
-        self.delete_file(path)
-        vectors = np.stack([p.vector for p in passages]) if passages else None
-        centroid = codec.encode(mean_vector(vectors), self.codec)[0] if vectors is not None else None
-        cur = self._conn.execute(
-            "INSERT INTO files (path, size, mtime_ns, digest, centroid) VALUES (?, ?, ?, ?, ?)",
-            (path, size, mtime_ns, digest, centroid),
-        )
-        file_id = cur.lastrowid
-        self._conn.executemany(
-            "INSERT INTO chunks (file_id, ordinal, start_line, end_line, text, vector) VALUES (?, ?, ?, ?, ?, ?)",
-            [(file_id, i, p.start_line, p.end_line, p.text, blob)
-             for i, (p, blob) in enumerate(zip(passages, codec.encode(vectors, self.codec) if passages else []))],
-        )
-
-    def put_skipped(self, path: str, size: int, mtime_ns: int, digest: str, reason: str) -> None:
-        """Remember a file that is not indexed, so an unchanged one costs only a stat (inside a transaction)."""
-        self.delete_file(path)
-        self._conn.execute(
-            "INSERT INTO files (path, size, mtime_ns, digest, skipped) VALUES (?, ?, ?, ?, ?)",
-            (path, size, mtime_ns, digest, reason),
-        )
-
-    def touch_file(self, path: str, size: int, mtime_ns: int) -> None:
-        """Record a new stat for a file whose content did not change (inside a transaction)."""
-        self._conn.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime_ns, path))
-
-    def delete_file(self, path: str) -> None:
-        """Forget a file and its passages (inside a transaction)."""
-        self._conn.execute("DELETE FROM files WHERE path = ?", (path,))

@@ -10,12 +10,14 @@ far back the journal reaches (a writer forgets what every vector file has taken 
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+import os
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
 from ..corpus import compile_globs
 from . import codec
+from .sqlite import name_param, name_value
 
 # Where each kind of vector lives, and its kind number in the journal.
 SOURCES = {
@@ -30,39 +32,44 @@ class CatalogVectors:
     codec: str
     settings: Any
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        raise NotImplementedError
-
-    def _in_batches(self, sql: str, values: Sequence[Any]) -> list[Any]:
-        raise NotImplementedError
-
-    def _meta_or_none(self, key: str) -> str | None:
-        raise NotImplementedError
-
-    def _maintain(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by the catalog
+        def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
+        def _in_batches(self, sql: str, values: Sequence[Any]) -> list[Any]: ...
+        def _meta_or_none(self, key: str) -> Any: ...
+        def _maintain(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None: ...
+        def damaged(self, what: str) -> Exception: ...
 
     def _decode(self, blobs: Any) -> np.ndarray:
-        return codec.decode(blobs, self.settings.dimension, self.codec)
+        """Stored vectors as one matrix; a blob of the wrong size is damage."""
+        blobs = list(blobs)
+        size = codec.size(self.settings.dimension, self.codec)
+        if any(not isinstance(b, bytes) or len(b) != size for b in blobs):
+            raise self.damaged(f"a stored vector is not {size} bytes ({self.codec}, {self.settings.dimension} dimensions)")
+        matrix = codec.decode(blobs, self.settings.dimension, self.codec)
+        if not np.isfinite(matrix).all():
+            raise self.damaged("a stored vector holds a number that is not finite")
+        return matrix
 
     def file_vectors(self, path: str) -> tuple[list[int], np.ndarray]:
         """The passage ids and vectors of one indexed file (empty if it has none)."""
         rows = self._rows("SELECT c.id, c.vector FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path = ? "
-                          "ORDER BY c.ordinal", (path,))
+                          "ORDER BY c.ordinal", (name_param(path),))
         return [r[0] for r in rows], self._decode(r[1] for r in rows)
 
     def centroid(self, path: str) -> np.ndarray | None:
         """A file's unit-length mean passage vector (None if it has no passages)."""
-        rows = self._rows("SELECT centroid FROM files WHERE path = ? AND centroid IS NOT NULL", (path,))
+        rows = self._rows("SELECT centroid FROM files WHERE path = ? AND centroid IS NOT NULL", (name_param(path),))
         return self._decode([rows[0][0]])[0] if rows else None
 
     def file_paths(self, ids: Sequence[int]) -> dict[int, str]:
         """Paths of files by id."""
-        return dict(self._in_batches("SELECT id, path FROM files WHERE id IN ({})", [int(i) for i in ids]))
+        rows = self._in_batches("SELECT id, path FROM files WHERE id IN ({})", [int(i) for i in ids])
+        return {r[0]: name_value(r[1]) for r in rows}
 
     def file_ids(self, paths: Sequence[str]) -> dict[str, int]:
         """Ids of files by path."""
-        return {r[1]: r[0] for r in self._in_batches("SELECT id, path FROM files WHERE path IN ({})", list(paths))}
+        rows = self._in_batches("SELECT id, path FROM files WHERE path IN ({})", [name_param(p) for p in paths])
+        return {name_value(r[1]): r[0] for r in rows}
 
     def ids_matching(self, path_globs: Sequence[str], source: str = "passages") -> set[int] | None:
         """The ids of the passages (or files) of the indexed files matching any of
@@ -76,10 +83,11 @@ class CatalogVectors:
             rows = self._rows("SELECT id, path FROM files WHERE skipped IS NULL")
         else:
             rows = []
-            for prefix in prefixes:  # "a/b/" .. "a/b0": every path under a/b/
-                rows += self._rows("SELECT id, path FROM files WHERE skipped IS NULL AND path >= ? AND path < ?",
-                                   (prefix, prefix[:-1] + "0"))
-        files = sorted({r[0] for r in rows if keep.match_file(r[1])})
+            for prefix in prefixes:  # "a/b/" .. "a/b0": every path under a/b/, as text and as bytes
+                for low, high in ((prefix, prefix[:-1] + "0"), (os.fsencode(prefix), os.fsencode(prefix[:-1] + "0"))):
+                    rows += self._rows("SELECT id, path FROM files WHERE skipped IS NULL AND path >= ? AND path < ?",
+                                       (low, high))
+        files = sorted({r[0] for r in rows if keep.match_file(name_value(r[1]))})
         if source == "files":
             return set(files)
         return {r[0] for r in self._in_batches("SELECT id FROM chunks WHERE file_id IN ({})", files)}

@@ -17,7 +17,8 @@ from typing import Collection, Sequence
 
 import numpy as np
 
-from .vectors import Segment, Shape
+from .vecfile import DamagedVectorsError
+from .vectors import COSINE_LIMIT, Segment, Shape
 
 MERGE_MIN = 2_000  # a delta up to this size never forces a merge
 MERGE_MAX = 20_000  # nor beyond this size is it kept (an exact scan of it costs ~1-2 ms)
@@ -94,7 +95,11 @@ class SegmentedIndex:
 
     def search(self, vector: np.ndarray, k: int, allowed: Collection[int] | None = None) -> list[tuple[int, float]]:
         """The ``k`` nearest vectors to ``vector`` (among ``allowed`` ids, if given), best
-        first, as (id, inner product); fewer only if fewer are allowed."""
+        first, as (id, inner product); fewer only if fewer are allowed.
+
+        Raises:
+            DamagedVectorsError: a score no pair of unit vectors can have.
+        """
         only = None
         if allowed is not None:
             only = allowed if isinstance(allowed, np.ndarray) else np.fromiter(allowed, np.int64, len(allowed))
@@ -102,6 +107,9 @@ class SegmentedIndex:
             if not len(only):
                 return []
         found = [self._search_delta(vector, k, only), self._search_main(vector, k, only)]
+        for (part, _), kind in zip(found, ("flat", self.main.shape.kind if self.main else "flat")):
+            if not (np.abs(part) <= COSINE_LIMIT[kind]).all():  # NaN fails this too
+                raise DamagedVectorsError("a cosine similarity outside [-1, 1]")
         scores = np.concatenate([f[0] for f in found])
         ids = np.concatenate([f[1] for f in found])
         order = np.lexsort((ids, -scores))[:k]

@@ -53,7 +53,8 @@ def _recode(blob: bytes | None) -> bytes | None:
 
 
 def _copy(old: Path, catalog: SqliteCatalog, created: float) -> None:
-    """Every file and passage of the schema 2 catalog ``old``, vectors re-encoded."""
+    """Every file and passage (and passage kept for reuse) of the schema 2 catalog ``old``,
+    vectors re-encoded."""
     conn = catalog._conn  # the store's own catalog, in the same package
     conn.create_function("semsearch_recode", 1, _recode, deterministic=True)
     conn.execute("ATTACH DATABASE ? AS old", (str(old),))
@@ -65,6 +66,10 @@ def _copy(old: Path, catalog: SqliteCatalog, created: float) -> None:
             conn.execute("INSERT INTO chunks (id, file_id, ordinal, start_line, end_line, text, vector) "
                          "SELECT id, file_id, ordinal, start_line, end_line, text, semsearch_recode(vector) "
                          "FROM old.chunks ORDER BY id")
+            if conn.execute("SELECT 1 FROM old.sqlite_master WHERE type = 'table' AND name = 'retired'").fetchone():
+                conn.execute("INSERT INTO retired (id, digest, ordinal, start_line, end_line, text, vector, retired) "
+                             "SELECT id, digest, ordinal, start_line, end_line, text, semsearch_recode(vector), retired "
+                             "FROM old.retired")
             conn.execute("UPDATE meta SET value = ? WHERE key = 'created'", (str(created),))
     finally:
         conn.execute("DETACH DATABASE old")

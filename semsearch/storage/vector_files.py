@@ -6,8 +6,10 @@ added and removed since (:mod:`.segmented`), bound to its main segment by the ma
 nonce (a delta written for an older main is ignored). Each file's trailer says which
 catalog generation it holds (:mod:`.vecfile`). Loading reads the stamps, memory-maps the
 main segment, reads the delta, and catches up with the catalog by reading only the
-vectors the change journal names; an update rewrites only the delta, until it is large
-enough to merge, or the index has grown or shrunk enough to be rebuilt in a new shape.
+vectors the change journal names; then it checks the cheap things (the count against
+the catalog's, a few vectors against the catalog's copy). An update verifies the files'
+checksums and rewrites only the delta, until it is large enough to merge, or the index
+has grown or shrunk enough to be rebuilt in a new shape.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ import numpy as np
 from . import vecfile
 from .catalog_vectors import CatalogVectors
 from .segmented import SegmentedIndex
+from .vecfile import DamagedVectorsError
 from .vectors import TRAIN_PER_LIST, Segment, Shape
 
 log = logging.getLogger(__name__)
 
 HNSW_TRAIN = 100_000  # vectors that set an hnsw segment's 8-bit code ranges
+SPOT_CHECKS = 8  # vectors compared with the catalog's copy on every load
 # What reading a damaged or foreign vector file can raise (faiss raises RuntimeError).
-UNREADABLE = (vecfile.DamagedFileError, OSError, RuntimeError, KeyError, TypeError, ValueError)
+UNREADABLE = (DamagedVectorsError, OSError, RuntimeError, KeyError, TypeError, ValueError)
 
 
 class VectorFiles:
@@ -50,7 +54,8 @@ class VectorFiles:
         """The generation the files hold together (None: no usable main segment)."""
         main = vecfile.stamp(self.main)
         if main is None:
-            return vecfile.legacy_stamp(self.main) if self.source == "passages" else None
+            legacy = vecfile.legacy_stamp(self.main) if self.source == "passages" else None
+            return legacy[0] if legacy else None
         delta = self._delta_stamp(main)
         return delta.generation if delta else main.generation
 
@@ -58,26 +63,46 @@ class VectorFiles:
         delta = vecfile.stamp(self.delta)
         return delta if delta and delta.base == main.nonce and delta.generation >= main.generation else None
 
+    def problem(self) -> str | None:
+        """None if the files are ours and whole (their checksums read through); else what is wrong."""
+        main = vecfile.stamp(self.main)
+        if main is None:
+            return "missing, not a regular file, or not a semsearch vector file"
+        try:
+            vecfile.verify(self.main, main)
+            delta = self._delta_stamp(main)
+            if delta is not None:
+                try:
+                    vecfile.verify(self.delta, delta)
+                except DamagedVectorsError as exc:
+                    raise DamagedVectorsError(f"{self.delta.name}: {exc}") from None
+        except DamagedVectorsError as exc:
+            return f"damaged ({exc})"
+        return None
+
     def load(self, catalog: CatalogVectors, generation: int, mapped: bool = True) -> tuple[SegmentedIndex, int] | str:
         """The index as the files hold it, and its main segment's nonce, caught up to
-        ``generation`` through the journal if they are older; else why they cannot be
-        used (``missing``, ``out of date``: the caller builds it from the catalog).
+        ``generation`` through the journal if they are older and checked against the
+        catalog; else why they cannot be used (``missing``, ``out of date``: the caller
+        builds it from the catalog).
 
         Raises:
-            vecfile.DamagedFileError, OSError, RuntimeError, KeyError, TypeError, ValueError: unreadable.
+            DamagedVectorsError, OSError, RuntimeError, KeyError, TypeError, ValueError: damaged.
         """
         dimension = catalog.settings.dimension
         main = vecfile.stamp(self.main)
         if main is None:
             legacy = vecfile.legacy_stamp(self.main) if self.source == "passages" else None
-            if legacy is not None and legacy == generation:
-                return SegmentedIndex(dimension, _legacy_segment(self.main)), 0
+            if legacy is not None and legacy[0] == generation:
+                index = SegmentedIndex(dimension, _legacy_segment(self.main, legacy[1]))
+                check(index, catalog, self.source)
+                return index, 0
             return "out of date" if legacy is not None or self.main.exists() else "missing"
         if not mapped:
             vecfile.verify(self.main, main)
         meta = main.meta(self.main)
         if int(meta.get("dimension", dimension)) != dimension:
-            raise ValueError(f"it holds {meta['dimension']}-dimensional vectors, not {dimension}")
+            raise DamagedVectorsError(f"it holds {meta['dimension']}-dimensional vectors, not {dimension}")
         index = SegmentedIndex(dimension, Segment.read(self.main, meta, mapped))
         held = main.generation
         delta = self._delta_stamp(main)
@@ -85,12 +110,12 @@ class VectorFiles:
             vecfile.verify(self.delta, delta)
             _read_delta(self.delta, delta, index)
             held = delta.generation
-        if held == generation:
-            return index, main.nonce
-        touched = catalog.changes_since(self.source, held) if held < generation else None
-        if touched is None:
-            return "out of date"
-        catch_up(index, catalog, self.source, touched)
+        if held != generation:
+            touched = catalog.changes_since(self.source, held) if held < generation else None
+            if touched is None:
+                return "out of date"
+            catch_up(index, catalog, self.source, touched)
+        check(index, catalog, self.source)
         return index, main.nonce
 
     # -- writing -------------------------------------------------------------
@@ -108,18 +133,22 @@ class VectorFiles:
         return SegmentedIndex(catalog.settings.dimension, segment)
 
     def update(self, catalog: CatalogVectors, generation: int, requested: str) -> None:
-        """Bring the files to ``generation``: write the delta, merge it, or rebuild."""
-        try:
-            loaded = self.load(catalog, generation)
-        except UNREADABLE as exc:
-            log.warning("%s was unreadable (%s); rebuilt it from the catalog", self.main.name, exc)
-            loaded = "unreadable"
-        held = self.generation()
-        if isinstance(loaded, str) or vecfile.stamp(self.main) is None or self._needs_rebuild(loaded[0], requested):
+        """Bring the files to ``generation``: write the delta, merge it, or rebuild. Files
+        that fail their checksum are rebuilt from the catalog, with a notice."""
+        loaded: tuple[SegmentedIndex, int] | str = "missing"
+        if vecfile.stamp(self.main) is not None:
+            problem = self.problem()
+            try:
+                loaded = self.load(catalog, generation) if problem is None else problem
+            except UNREADABLE as exc:
+                loaded = f"damaged ({str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__})"
+            if isinstance(loaded, str) and loaded.startswith("damaged"):
+                log.warning("%s was %s; rewrote it from the catalog", self.main.name, loaded)
+        if isinstance(loaded, str) or self._needs_rebuild(loaded[0], requested):
             self._write_main(self.build(catalog, requested), generation)
         elif loaded[0].needs_merge():
             self._merge(catalog, generation)
-        elif held != generation:
+        elif self.generation() != generation:
             index, nonce = loaded
             vecfile.write(self.delta, generation, lambda put: _write_delta(put, index), base=nonce)
 
@@ -165,6 +194,29 @@ def catch_up(index: SegmentedIndex, catalog: CatalogVectors, source: str, touche
         index.add(*catalog.vectors_of(source, touched.tolist()))
 
 
+def check(index: SegmentedIndex, catalog: CatalogVectors, source: str) -> None:
+    """The cheap checks of a loaded index: as many vectors as the catalog holds, and a
+    few of them (spread over the main segment) equal to the catalog's copy.
+
+    Raises:
+        DamagedVectorsError: they differ.
+    """
+    count = catalog.count_vectors(source)
+    if len(index) != count:
+        raise DamagedVectorsError(f"{len(index)} vectors where the catalog has {count}")
+    if index.main is None:
+        return
+    ids, stored = index.main.sample(SPOT_CHECKS)
+    keep = ~np.isin(ids, index.tombstones)
+    ids, stored = ids[keep], stored[keep]
+    found, expected = catalog.vectors_of(source, ids.tolist())
+    if len(found) != len(ids):
+        raise DamagedVectorsError(f"passage {sorted(set(ids.tolist()) - set(found.tolist()))[0]} is not in the catalog")
+    order = np.argsort(ids)
+    if not index.main.shape.close_enough(stored[order], expected):
+        raise DamagedVectorsError("a vector differs from the catalog's copy")
+
+
 def _write_delta(put: Callable[[bytes], None], index: SegmentedIndex) -> dict[str, Any]:
     put(np.asarray(index.delta_ids, "<i8").tobytes())
     put(np.asarray(index.delta_vectors, "<f2").tobytes())
@@ -176,17 +228,20 @@ def _read_delta(path: Path, stamp: vecfile.Stamp, index: SegmentedIndex) -> None
     meta = stamp.meta(path)
     n, t, d = int(meta["delta"]), int(meta["tombstones"]), int(meta["dimension"])
     if d != index.dimension or 8 * n + 2 * n * d + 8 * t != stamp.payload:
-        raise vecfile.DamagedFileError("its description does not match its size")
-    raw = np.fromfile(path, np.uint8, stamp.payload)
+        raise DamagedVectorsError("its description does not match its size")
+    with open(vecfile.open_regular(path), "rb") as fh:
+        raw = np.frombuffer(fh.read(stamp.payload), np.uint8)
     index.delta_ids = raw[: 8 * n].view("<i8").astype(np.int64)
     index.delta_vectors = raw[8 * n : 8 * n + 2 * n * d].view("<f2").reshape(n, d).astype(np.float16)
     index.tombstones = raw[8 * n + 2 * n * d :].view("<i8").astype(np.int64)
 
 
-def _legacy_segment(path: Path) -> Segment:
-    """A schema 2 ``vectors.faiss`` (16-byte header, then a flat float32 faiss index)."""
+def _legacy_segment(path: Path, offset: int) -> Segment:
+    """A schema 2 ``vectors.faiss`` (a header, then a flat float32 faiss index)."""
     import faiss
 
-    index = faiss.deserialize_index(np.fromfile(path, np.uint8, offset=16))
+    with open(vecfile.open_regular(path), "rb") as fh:
+        data = np.frombuffer(fh.read(), np.uint8)
+    index = faiss.deserialize_index(data[offset:])
     ids = np.sort(faiss.vector_to_array(index.id_map).astype(np.int64))
     return Segment(index, Shape("flat", len(ids)), ids, None)

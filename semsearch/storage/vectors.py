@@ -36,6 +36,10 @@ AUTO_ANN = "ivf"  # auto above FLAT_LIMIT: smaller on disk and in memory than hn
 HNSW_M = 32
 TRAIN_PER_LIST = 40  # training vectors per IVF list (faiss warns below 39)
 RANGE_MARGIN = 0.25
+# The largest inner product two stored unit vectors can give, by their codes' rounding
+# (float16: 1 + 2^-11; 8-bit codes: a step of a widened range per dimension). A search
+# that meets more has met damage the checks on loading did not see.
+COSINE_LIMIT = {"flat": 1.002, "ivf": 1.05, "hnsw": 1.05}
 
 
 def check_vector_index(kind: str) -> None:
@@ -73,6 +77,13 @@ class Shape:
         if self.kind == "ivf":  # retrain when the size has moved by more than a factor of two
             return self.built_for // 2 <= n <= max(2 * self.built_for, self.nlist * TRAIN_PER_LIST)
         return True
+
+    def close_enough(self, stored: np.ndarray, expected: np.ndarray) -> bool:
+        """Whether vectors read back from the codes match the catalog's, up to the codes' rounding."""
+        if self.kind == "flat":
+            return bool(np.allclose(stored, expected, atol=2e-3))
+        cosine = np.einsum("ij,ij->i", stored, expected) / np.maximum(np.linalg.norm(stored, axis=1), 1e-9)
+        return bool((cosine > 0.98).all())
 
     def describe(self) -> str:
         if self.kind == "ivf":
@@ -213,6 +224,31 @@ class Segment:
             by_label[self._labels()] = self.ids
             self._by_label = by_label
         return self._by_label
+
+    def sample(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Up to ``n`` (ids, vectors read back from their codes), spread over the segment,
+        to check against the catalog's copy."""
+        import faiss
+
+        if not len(self.ids):
+            return np.zeros(0, np.int64), np.zeros((0, self.index.d), np.float32)
+        if self.shape.kind == "ivf":  # the first entry of lists spread over the index
+            lists = self.index.invlists
+            found: list[tuple[int, np.ndarray]] = []
+            for number in np.linspace(0, self.shape.nlist - 1, min(self.shape.nlist, 4 * n)).astype(int):
+                size = lists.list_size(int(number))
+                if size and len(found) < n:
+                    ids = faiss.rev_swig_ptr(lists.get_ids(int(number)), size)
+                    codes = faiss.rev_swig_ptr(lists.get_codes(int(number)), size * lists.code_size)
+                    found.append((int(ids[0]), np.array(codes[: lists.code_size])))
+            vectors = self.index.sq.decode(np.stack([c for _, c in found]))
+            return np.array([i for i, _ in found], np.int64), vectors
+        by_label = self._ids_by_label() if self.shape.kind == "hnsw" else faiss.vector_to_array(self.index.id_map)
+        labels = np.unique(np.linspace(0, len(by_label) - 1, n).astype(np.int64))
+        codes = faiss.downcast_index(self.index.index)
+        if self.shape.kind == "hnsw":
+            codes = faiss.downcast_index(codes.storage)
+        return by_label[labels].astype(np.int64), np.stack([codes.reconstruct(int(label)) for label in labels])
 
     # -- changing (a writer's fully loaded segment) ---------------------------
 
