@@ -41,9 +41,9 @@ def test_query_answers_in_the_json_schema_of_the_cli(server: str, corpus: Path) 
     data = reply.json()
     assert data["root"] == str(corpus) and data["mode"] == "hybrid" and len(data["results"]) == 3
     hit = data["results"][0]
-    assert list(hit) == ["rank", "score", "path", "start_line", "end_line", "text"]
-    assert hit["rank"] == 1 and not hit["path"].startswith("/") and (corpus / hit["path"]).is_file()
-    # The same hits as the command line's --format json.
+    assert list(hit) == ["rank", "score", "path", "start_line", "end_line", "text", "root", "relpath"]
+    assert hit["rank"] == 1 and hit["path"] == hit["relpath"] and (corpus / hit["path"]).is_file()
+    # The same hits as the command line's --format json, run from the indexed folder.
     cli = subprocess.run([sys.executable, str(Path(__file__).with_name("crash_child.py")), "--", "query",
                           "compost kitchen scraps", "-k", "3", "--index", str(corpus), "--format", "json"],
                          capture_output=True, text=True, timeout=120, cwd=corpus, check=False)

@@ -38,6 +38,8 @@ class HitOut(BaseModel):
     start_line: int = Field(description="1-based, inclusive")
     end_line: int
     text: str
+    root: str = Field(description="the indexed folder")
+    relpath: str = Field(description="relative to root (as --format json names it)")
 
 
 class ResultsOut(BaseModel):
@@ -138,8 +140,6 @@ def create_app(live: LiveIndex, token: str | None = None, loopback: bool = True)
 
     @api.get("/health", summary="Whether the server is up, and the generation it serves")
     def health() -> Any:
-        index = live.current()
-        return JSONResponse({"status": "ok", "root": str(live.root), "generation": index.generation,
-                             "watching": live.watching})
+        return JSONResponse(answers.health(live))
 
     return Guard(api, token, loopback)
