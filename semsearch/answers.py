@@ -30,6 +30,18 @@ def search(live: LiveIndex, query: str, *, top_k: int = defaults.TOP_K, **option
         return _results(index, hits, query=query, mode=options.get("mode", defaults.MODE))
 
 
+def context(live: LiveIndex, query: str, *, max_tokens: int = defaults.CONTEXT_TOKENS, top_k: int = defaults.TOP_K,
+            **options: Any) -> dict[str, Any]:
+    """The best passages for ``query`` as one prompt-ready block with citations, within
+    ``max_tokens`` (as ``query --format context``); ``options`` as for :func:`search`."""
+    _check_top_k(top_k)
+    if max_tokens < 1:
+        raise BadInputError("max_tokens must be at least 1")
+    with live.reading() as index:
+        block = index.context(query, max_tokens=max_tokens, top_k=top_k, **options)
+        return {"root": str(index.root), "generation": index.generation, **block.to_dict()}
+
+
 def similar(
     live: LiveIndex,
     *,

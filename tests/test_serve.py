@@ -65,6 +65,14 @@ def test_modes_filters_and_post(server: str) -> None:
     assert floor["results"] == []
 
 
+def test_context_block(server: str, corpus: Path) -> None:
+    data = httpx.get(f"{server}/context", params={"q": "sourdough starter", "max_tokens": 400}, timeout=60).json()
+    assert data["root"] == str(corpus) and data["query"] == "sourdough starter"
+    assert 0 < data["tokens"] <= 400 and data["passages"] and data["text"].startswith("[1] ")
+    first = data["passages"][0]
+    assert f"{first['path']}:{first['start_line']}-{first['end_line']}" in data["text"]
+
+
 def test_bad_requests_are_refused_with_a_reason(server: str) -> None:
     assert httpx.get(f"{server}/query", params={"q": "x", "mode": "fuzzy"}, timeout=60).status_code == 422
     assert httpx.get(f"{server}/query", params={"q": "x", "top_k": 0}, timeout=60).status_code == 422
@@ -83,7 +91,7 @@ def test_similar_info_and_schema(server: str, corpus: Path) -> None:
     info = httpx.get(f"{server}/info", timeout=60).json()
     assert info["root"] == str(corpus) and info["files"] == 52 and info["stale"] == 0
     schema = httpx.get(f"{server}/openapi.json", timeout=60).json()
-    assert {"/query", "/similar", "/passage", "/info", "/health"} <= set(schema["paths"])
+    assert {"/query", "/context", "/similar", "/passage", "/info", "/health"} <= set(schema["paths"])
     assert httpx.get(f"{server}/docs", timeout=60).status_code == 404  # no page that loads scripts from the web
 
 
