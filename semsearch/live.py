@@ -3,15 +3,20 @@ kept loaded, and moved to each update of the index once that update is complete,
 whoever made it (this process's watcher, or an ``index`` run elsewhere).
 
 A query never sees a half-written index: an :class:`~semsearch.Index` reads one
-committed state, and it is moved on only when ``vectors.faiss`` carries a newer
-generation, which an ``index`` run writes when it has finished.
+committed state. An ``index`` run commits in batches and stamps ``vectors.faiss`` with
+its last commit's generation when it has finished; when the stamp moves, a second
+``Index`` is moved to the latest commit, and it replaces the first only if that commit is
+the stamped one (a complete update). Otherwise a new run is already under way: the old
+state keeps answering, and the second index looks again at the next request. The old ``Index`` is closed once the
+last query that was reading it is done.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,18 +77,52 @@ class LiveIndex:
                 _busy(exc)
         self.index = Index(self.watcher.root if self.watcher else location, model=model, device=device,
                            embedder_factory=self._embedders)
+        self._lock = threading.Lock()
+        self._readers: dict[int, int] = {}  # id(Index) -> queries reading it now
+        self._retired: list[Index] = []  # replaced, to be closed when no query reads them
+        self._candidate: Index | None = None  # open on a newer commit that was not yet complete
 
     @property
     def root(self) -> Path:
         return self.index.root
 
-    def current(self) -> Index:
-        """The index, moved to the latest complete update first if there is a newer one."""
-        # A finished run stamps vectors.faiss with its generation; the vectors are loaded
-        # here rather than by the next query.
-        if not self.index.store.vectors_current() and self.index.refresh():
-            self.index.store.vectors()
-        return self.index
+    @contextmanager
+    def reading(self) -> Iterator[Index]:
+        """The index at the latest complete update, held open while the caller reads it."""
+        self._follow()
+        with self._lock:
+            index = self.index
+            self._readers[id(index)] = self._readers.get(id(index), 0) + 1
+        try:
+            yield index
+        finally:
+            with self._lock:
+                self._readers[id(index)] -= 1
+                self._close_retired()
+
+    def _follow(self) -> None:
+        """Move to the latest update if it is complete (see the module's doc)."""
+        if self.index.store.vectors_current():
+            return
+        with self._lock:
+            if self.index.store.vectors_current():  # another thread has just moved on
+                return
+            fresh = self._candidate or Index(self.index.index_dir, embedder_factory=self._embedders)
+            self._candidate = None
+            fresh.refresh()
+            if not fresh.store.vectors_current():
+                self._candidate = fresh  # a run is under way: looked at again on the next request
+                return
+            self._retired.append(self.index)
+            self.index = fresh
+            self._close_retired()
+        fresh.store.vectors()  # loaded here rather than by the next query
+
+    def _close_retired(self) -> None:
+        for index in [i for i in self._retired if not self._readers.get(id(i))]:
+            self._retired.remove(index)
+            self._readers.pop(id(index), None)
+            index.close()
 
     def start(self) -> None:
         """Load the model, and start watching (when asked) in a background thread."""
@@ -105,7 +144,7 @@ class LiveIndex:
             log.warning("stopped watching %s: %s", self.root, exc)
 
     def _updated(self, update: Update) -> None:
-        self.current()
+        self._follow()
         self._on_update(update)
 
     @property
@@ -117,7 +156,10 @@ class LiveIndex:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=60)
-        self.index.close()
+        with self._lock:
+            for index in [*self._retired, self.index, *([self._candidate] if self._candidate else [])]:
+                index.close()
+            self._retired.clear()
 
     def __enter__(self) -> Self:
         return self

@@ -1,6 +1,6 @@
 """A Model Context Protocol server (the official ``mcp`` SDK, low-level API, stdio) that
-lets an agent search an index: tools ``search``, ``similar``, ``get_passage`` and
-``index_status``. Results carry path, line range, score and text, so an agent can cite
+lets an agent search an index: tools ``search``, ``context`` (a prompt-ready block),
+``similar``, ``get_passage`` and ``index_status``. Results carry path, line range, score and text, so an agent can cite
 them; ``get_passage`` reads only indexed files inside the indexed folder, a bounded
 amount at a time. Each tool answers JSON (as text, and as structured content) in the
 machine schema of ``--format json``.
@@ -35,6 +35,10 @@ class SearchArgs(BaseModel):
     min_score: float | None = Field(None, description="Leave out results scoring below this (the mode's score).")
 
 
+class ContextArgs(SearchArgs):
+    max_tokens: int = Field(defaults.CONTEXT_TOKENS, ge=50, le=32_000, description="The block's budget, in tokens.")
+
+
 class SimilarArgs(BaseModel):
     path: str | None = Field(None, description="An indexed file (a path from a search result); it is left out.")
     text: str | None = Field(None, description="Or a piece of text to find related files for.")
@@ -62,6 +66,13 @@ def _tools(live: LiveIndex) -> dict[str, tuple[str, type[BaseModel], Callable[[A
             SearchArgs,
             lambda a: answers.search(live, a.query, mode=a.mode, top_k=a.k, min_score=a.min_score,
                                      path_glob=a.path or (), per_file=a.per_file),
+        ),
+        "context": (
+            (f"The best passages for a query over the notes under {live.root}, as one block ready to read, within "
+             "max_tokens: each passage under its citation [n] path:start-end, overlapping passages merged."),
+            ContextArgs,
+            lambda a: answers.context(live, a.query, max_tokens=a.max_tokens, mode=a.mode, top_k=a.k,
+                                      min_score=a.min_score, path_glob=a.path or (), per_file=a.per_file),
         ),
         "similar": (
             ("Find the indexed files most similar to an indexed file (give path) or to a piece of text (give text). "

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from . import defaults
-from .ignore import IGNORE_FILES
 from .embedders import Embedder, EmbedderFactory, ModelRef, default_factory
 from .errors import IndexLockedError, SemsearchError
+from .ignore import IGNORE_FILES
 from .indexing import check_folder, sync
 from .records import IndexReport
 

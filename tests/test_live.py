@@ -51,14 +51,16 @@ def test_passages_of_indexed_files_inside_the_root(linked: Path) -> None:
 def test_a_live_index_moves_to_finished_updates_only(notes: Path) -> None:
     sync(notes, embedder_factory=FakeFactory())
     with LiveIndex(notes, embedder_factory=FakeFactory()) as live:
-        before = live.current().generation
+        with live.reading() as index:
+            before = index.generation
         (notes / "new.md").write_text("Sourdough starter: feed it flour and water daily.\n")
         # A writer's commit without its vectors.faiss (a run still going) is not followed...
         from semsearch.storage import LocalStore
 
         with LocalStore.open(notes / ".semsearch") as store, store.catalog.transaction():
             store.catalog.delete_file("bread.txt")
-        assert live.current().generation == before
+        with live.reading() as index:
+            assert index.generation == before
         assert answers.search(live, "flour water yeast", mode="lexical")["results"][0]["path"] == "bread.txt"
         # ... a finished run is.
         sync(notes, embedder_factory=FakeFactory())

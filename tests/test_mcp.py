@@ -52,7 +52,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_tools_search_and_status(corpus: Path) -> None:
     async def check(session: ClientSession) -> None:
         tools = {t.name: t for t in (await session.list_tools()).tools}
-        assert set(tools) == {"search", "similar", "get_passage", "index_status"}
+        assert set(tools) == {"search", "context", "similar", "get_passage", "index_status"}
         assert tools["search"].input_schema["required"] == ["query"]
         assert {"query", "k", "mode", "path"} <= set(tools["search"].input_schema["properties"])
 
@@ -66,6 +66,9 @@ def test_tools_search_and_status(corpus: Path) -> None:
 
         status = payload(await session.call_tool("index_status", {}))
         assert status["files"] == 52 and status["root"] == str(corpus) and status["watching"] is False
+
+        block = payload(await session.call_tool("context", {"query": "sourdough starter", "max_tokens": 300}))
+        assert block["tokens"] <= 300 and block["passages"] and "[1] " in block["text"]
 
         similar = payload(await session.call_tool("similar", {"path": "garden/composting.md", "k": 2}))
         assert len(similar["results"]) == 2 and similar["file"] == "garden/composting.md"

@@ -41,9 +41,9 @@ def test_query_answers_in_the_json_schema_of_the_cli(server: str, corpus: Path) 
     data = reply.json()
     assert data["root"] == str(corpus) and data["mode"] == "hybrid" and len(data["results"]) == 3
     hit = data["results"][0]
-    assert list(hit) == ["rank", "score", "path", "start_line", "end_line", "text"]
-    assert hit["rank"] == 1 and not hit["path"].startswith("/") and (corpus / hit["path"]).is_file()
-    # The same hits as the command line's --format json.
+    assert list(hit) == ["rank", "score", "path", "start_line", "end_line", "text", "root", "relpath"]
+    assert hit["rank"] == 1 and hit["path"] == hit["relpath"] and (corpus / hit["path"]).is_file()
+    # The same hits as the command line's --format json, run from the indexed folder.
     cli = subprocess.run([sys.executable, str(Path(__file__).with_name("crash_child.py")), "--", "query",
                           "compost kitchen scraps", "-k", "3", "--index", str(corpus), "--format", "json"],
                          capture_output=True, text=True, timeout=120, cwd=corpus, check=False)
@@ -68,6 +68,14 @@ def test_modes_filters_and_post(server: str) -> None:
     assert floor["results"] == []
 
 
+def test_context_block(server: str, corpus: Path) -> None:
+    data = httpx.get(f"{server}/context", params={"q": "sourdough starter", "max_tokens": 400}, timeout=60).json()
+    assert data["root"] == str(corpus) and data["query"] == "sourdough starter"
+    assert 0 < data["tokens"] <= 400 and data["passages"] and data["text"].startswith("[1] ")
+    first = data["passages"][0]
+    assert f"{first['path']}:{first['start_line']}-{first['end_line']}" in data["text"]
+
+
 def test_bad_requests_are_refused_with_a_reason(server: str) -> None:
     assert httpx.get(f"{server}/query", params={"q": "x", "mode": "fuzzy"}, timeout=60).status_code == 422
     assert httpx.get(f"{server}/query", params={"q": "x", "top_k": 0}, timeout=60).status_code == 422
@@ -86,7 +94,7 @@ def test_similar_info_and_schema(server: str, corpus: Path) -> None:
     info = httpx.get(f"{server}/info", timeout=60).json()
     assert info["root"] == str(corpus) and info["files"] == 52 and info["stale"] == 0
     schema = httpx.get(f"{server}/openapi.json", timeout=60).json()
-    assert {"/query", "/similar", "/passage", "/info", "/health"} <= set(schema["paths"])
+    assert {"/query", "/context", "/similar", "/passage", "/info", "/health"} <= set(schema["paths"])
     assert httpx.get(f"{server}/docs", timeout=60).status_code == 404  # no page that loads scripts from the web
 
 

@@ -151,9 +151,7 @@ def test_moved_files_keep_their_passages(notes: Path, tmp_path: Path) -> None:
     (notes / "copy.md").write_text((notes / "moved" / "n00.md").read_text())  # a copy is a new file
     fake = FakeFactory()
     report = sync(notes, embedder_factory=fake)
-    # Only the edited note is embedded: the copy's content is in the catalog already, so its
-    # stored passages are reused (as a moved file's are).
-    assert fake.passages_embedded == report.passages_embedded == 1
+    assert fake.passages_embedded == report.passages_embedded == 1  # the edited note (a copy reuses stored vectors)
     assert sorted(report.removed) == sorted(["sub/kyoto.md"] + [f"sub/n{i:02}.md" for i in range(30)])
     assert len(report.added) == 32 and report.updated == ["logs.md"]
     fresh = tmp_path / "fresh"

@@ -1,4 +1,4 @@
-"""The HTTP API (FastAPI): query, similar, a passage by lines, info, and health, as JSON
+"""The HTTP API (FastAPI): query, context, similar, a passage by lines, info, and health, as JSON
 in the machine schema of ``--format json`` (see :mod:`semsearch.answers`). The OpenAPI
 schema is at ``/openapi.json``; the interactive pages are off (they load scripts from
 the network).
@@ -38,6 +38,8 @@ class HitOut(BaseModel):
     start_line: int = Field(description="1-based, inclusive")
     end_line: int
     text: str
+    root: str = Field(description="the indexed folder")
+    relpath: str = Field(description="relative to root (as --format json names it)")
 
 
 class ResultsOut(BaseModel):
@@ -109,6 +111,19 @@ def create_app(live: LiveIndex, token: str | None = None, loopback: bool = True)
     def query_post(body: QueryIn) -> Any:
         return _query(body)
 
+    @api.get("/context", summary="The best passages for q as one prompt-ready block with citations")
+    def context(
+        q: Annotated[str, Query(min_length=1, description="what to look for, in plain words")],
+        max_tokens: Annotated[int, Query(ge=1, description="the block's budget, in the model's tokens")] = (
+            defaults.CONTEXT_TOKENS),
+        mode: Mode = Mode(defaults.MODE),  # type: ignore[valid-type]  # noqa: B008 - an enum member, not a call
+        top_k: Annotated[int, Query(ge=1, le=answers.MAX_TOP_K)] = defaults.TOP_K,
+        path: Annotated[list[str] | None, Query(description="only files matching one of these globs "
+                                                "(repeatable)")] = None,
+    ) -> Any:
+        return JSONResponse(answers.context(live, q, max_tokens=max_tokens, mode=mode.value, top_k=top_k,
+                                            path_glob=path or ()))
+
     @api.get("/similar", response_model=ResultsOut, summary="The indexed files most like an indexed file")
     def similar_get(
         file: Annotated[str, Query(description="an indexed file's path, relative to root")],
@@ -138,8 +153,6 @@ def create_app(live: LiveIndex, token: str | None = None, loopback: bool = True)
 
     @api.get("/health", summary="Whether the server is up, and the generation it serves")
     def health() -> Any:
-        index = live.current()
-        return JSONResponse({"status": "ok", "root": str(live.root), "generation": index.generation,
-                             "watching": live.watching})
+        return JSONResponse(answers.health(live))
 
     return Guard(api, token, loopback)
