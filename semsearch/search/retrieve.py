@@ -10,6 +10,7 @@ from typing import Collection, Sequence
 
 import numpy as np
 
+from ..corpus import compile_globs
 from ..storage import Catalog, VectorIndex
 from .fuse import Ranked, fuse
 
@@ -18,7 +19,10 @@ MODES = ("dense", "lexical", "hybrid")
 
 def allowed_ids(catalog: Catalog, path_globs: Sequence[str]) -> set[int] | None:
     """The passages of the files matching any of ``path_globs``; None when there is no filter."""
-    return catalog.ids_matching(path_globs)
+    keep = compile_globs(path_globs)
+    if keep is None:
+        return None
+    return set(catalog.passage_ids(p for p in catalog.files() if keep.match_file(p)))
 
 
 def candidates(
