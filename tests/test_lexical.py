@@ -114,7 +114,7 @@ def dense_scaled(dense: list[tuple[int, float]]) -> list[tuple[int, float]]:
 def test_modes_from_the_cli(indexed: Path) -> None:
     runner = CliRunner()
     out = runner.invoke(app, ["query", "logrotate", "--mode", "lexical", "--index", str(indexed), "-f", "paths"])
-    assert out.exit_code == 0 and out.stdout == "logs.md\n"
+    assert out.exit_code == 0 and out.stdout == f"{indexed / 'logs.md'}\n"  # absolute: run from outside the index
     out = runner.invoke(app, ["query", "zzzz", "--mode", "lexical", "--index", str(indexed)])
     assert out.exit_code == 1
     out = runner.invoke(app, ["query", "logs", "--mode", "fuzzy", "--index", str(indexed)])
