@@ -13,14 +13,14 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import pathspec
 
 from .defaults import INDEX_DIR_NAME
-from .records import SkipReason, Skipped
+from .records import Skipped, SkipReason
 
 IGNORE_FILES = (".gitignore", ".semsearchignore")
 

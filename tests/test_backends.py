@@ -15,9 +15,9 @@ from semsearch import Index, sync
 from semsearch.chunking import chunk_text
 from semsearch.embedders import ModelRef, resolve_model
 from semsearch.embedders import load as load_embedder
+from semsearch.embedders.onnx_export import copy_folder, model_file
 from semsearch.embedders.torch import load_sentence_transformer
 from semsearch.errors import SettingsMismatchError
-from semsearch.embedders.onnx_export import copy_folder, model_file
 
 from .conftest import REPO, SAMPLE, FakeFactory
 from .test_semantic import PARAPHRASES

@@ -8,11 +8,13 @@ used, so --help and error paths never pay for them.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Iterator
+from typing import Annotated
 
 import typer
 
@@ -120,8 +122,6 @@ def run() -> None:
         code = 0 if code is None else ExitStatus.ERROR
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # e.g. a closed pipe: nothing more can be said
             stream.flush()
-        except (OSError, ValueError):  # e.g. a closed pipe: nothing more can be said
-            pass
     os._exit(code)

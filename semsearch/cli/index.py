@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -19,14 +19,14 @@ def index(
     path: Annotated[Path, typer.Argument(help="The folder of text files to index.")] = Path("."),
     model: ModelOpt = None,
     include: Annotated[
-        Optional[list[str]], typer.Option("--include", help="Only files matching this glob (repeatable; remembered).")
+        list[str] | None, typer.Option("--include", help="Only files matching this glob (repeatable; remembered).")
     ] = None,
     exclude: Annotated[
-        Optional[list[str]], typer.Option("--exclude", help="Leave out files matching this glob (repeatable; remembered).")
+        list[str] | None, typer.Option("--exclude", help="Leave out files matching this glob (repeatable; remembered).")
     ] = None,
     chunk_tokens: ChunkTokensOpt = None,
     overlap: Annotated[
-        Optional[int], typer.Option("--overlap", help=f"Tokens shared by consecutive passages "
+        int | None, typer.Option("--overlap", help=f"Tokens shared by consecutive passages "
                                     f"(default {defaults.OVERLAP_TOKENS}).", show_default=False)
     ] = None,
     backend: BackendOpt = None,
@@ -36,7 +36,7 @@ def index(
         float, typer.Option("--max-file-size", help="Skip files larger than this many MB.", min=0.001)
     ] = defaults.MAX_FILE_SIZE / 1e6,
     follow_symlinks: Annotated[
-        Optional[bool], typer.Option("--follow-symlinks/--no-follow-symlinks", show_default=False,
+        bool | None, typer.Option("--follow-symlinks/--no-follow-symlinks", show_default=False,
                                      help="Follow symbolic links, even out of PATH; each folder is walked once, "
                                      "so loops are safe (default: off; remembered).")
     ] = None,

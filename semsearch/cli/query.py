@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Iterator, Optional, Sequence
+from typing import Annotated
 
 import typer
 
@@ -29,17 +30,18 @@ from .options import (
 
 @app.command()
 def query(
-    text: Annotated[Optional[str], typer.Argument(help="What to look for, in plain words; - reads it from stdin.",
+    text: Annotated[str | None, typer.Argument(help="What to look for, in plain words; - reads it from stdin.",
                                                   show_default=False)] = None,
     batch: Annotated[
-        Optional[Path], typer.Option("--batch", help="Run one query per line of this file (- for stdin); "
+        Path | None, typer.Option("--batch", help="Run one query per line of this file (- for stdin); "
                                      "the model is loaded once.", show_default=False)
     ] = None,
     top_k: TopKOpt = defaults.TOP_K,
     min_score: MinScoreOpt = None,
     path_glob: PathOpt = None,
     per_file: Annotated[int, typer.Option("--per-file", help="Passages shown per file.", min=1)] = defaults.PER_FILE,
-    chunks: Annotated[bool, typer.Option("--chunks", help="Show every matching passage, not the best per file.")] = False,
+    chunks: Annotated[bool, typer.Option("--chunks", help="Show every matching passage, not the best per "
+                                         "file.")] = False,
     mode: Annotated[Mode, typer.Option("--mode", help="dense: by meaning (embeddings); lexical: by words (BM25); "
                                        "hybrid: both, fused.", case_sensitive=False)] = Mode(defaults.MODE),
     query_prompt: QueryPromptOpt = None,
@@ -75,24 +77,20 @@ def similar(
     fmt: FormatOpt = None,
 ) -> None:
     """Find the indexed files most similar to SOURCE (SOURCE itself excluded)."""
-    with errors_to_exit_codes():
-        with open_index(index_path, model, device) as idx:
-            options = dict(top_k=top_k, min_score=min_score, path_glob=path_glob or ())
-            if source == "-":
-                hits = idx.similar(text=sys.stdin.read(), **options)  # type: ignore[arg-type]
-            else:
-                hits = idx.similar(Path(source), **options)  # type: ignore[arg-type]
-            finish([(None, hits)], fmt)
+    with errors_to_exit_codes(), open_index(index_path, model, device) as idx:
+        path, text = (None, sys.stdin.read()) if source == "-" else (Path(source), None)
+        hits = idx.similar(path, text=text, top_k=top_k, min_score=min_score, path_glob=path_glob or ())
+        finish([(None, hits)], fmt)
 
 
 @contextmanager
-def open_index(index_path: Optional[Path], model: Optional[str], device: Optional[str]) -> Iterator[Index]:
+def open_index(index_path: Path | None, model: str | None, device: str | None) -> Iterator[Index]:
     """The index named by ``--index``, else the one at or above the current folder."""
     with Index(index_path or Path.cwd(), model=model, device=device) as idx:
         yield idx
 
 
-def _queries(text: Optional[str], batch: Optional[Path]) -> list[str]:
+def _queries(text: str | None, batch: Path | None) -> list[str]:
     if (text is None) == (batch is None):
         raise BadInputError("give one query as TEXT (or - for stdin), or a file of queries with --batch")
     if batch is not None:
@@ -107,7 +105,7 @@ def _queries(text: Optional[str], batch: Optional[Path]) -> list[str]:
     return [sys.stdin.read().strip() if text == "-" else str(text)]
 
 
-def finish(results: Sequence[ResultSet], fmt: Optional[Format]) -> None:
+def finish(results: Sequence[ResultSet], fmt: Format | None) -> None:
     """Render, and exit 1 when no query found anything."""
     out = stdout_console()
     show_results(results, choose_format(fmt, out), out)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .. import defaults
 from ..embedders import Embedder, EmbedderFactory, check_backend, default_factory, resolve_model
@@ -119,7 +120,8 @@ class _Run:
         # A rebuild keeps what the index was built with, except what this run overrides;
         # with another model, that model's window decides the default passage size.
         settings = resolve(self.flags, old)
-        if old is not None and resolve_model(settings.model).model_id != old.model and not self.flags.get("chunk_tokens"):
+        model_changed = old is not None and resolve_model(settings.model).model_id != old.model
+        if model_changed and not self.flags.get("chunk_tokens"):
             settings = with_(settings, chunk_tokens=None)
         work = plan(self.root, {}, settings.include, settings.exclude, settings.max_file_size, settings.follow_symlinks)
         if not work.to_read:

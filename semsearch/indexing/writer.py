@@ -8,7 +8,7 @@ digest) is not re-embedded.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from .. import defaults
 from ..chunking import Chunk, chunk_text
 from ..corpus import Document, FileEntry, digest_bytes, read_document
 from ..embedders import Embedder
-from ..records import IndexReport, Progress, SkipReason, Skipped
+from ..records import IndexReport, Progress, Skipped, SkipReason
 from ..storage import Catalog, NewPassage
 from .changes import Plan, too_large
 

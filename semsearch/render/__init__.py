@@ -5,7 +5,7 @@ takes a record and a format: the commands never choose between renderers themsel
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from rich.console import Console
 

@@ -7,7 +7,8 @@ import io
 import json
 import re
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..records import Hit
 from .console import Format

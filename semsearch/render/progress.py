@@ -30,7 +30,7 @@ class IndexProgressBar:
         self._task: TaskID | None = None
         self._started: float | None = None
 
-    def __enter__(self) -> "IndexProgressBar":
+    def __enter__(self) -> IndexProgressBar:
         return self  # the bar appears with the first progress event, not before
 
     def __exit__(self, *exc: object) -> None:
@@ -57,7 +57,7 @@ class EvalProgressBar:
         )
         self._tasks: dict[str, TaskID] = {}
 
-    def __enter__(self) -> "EvalProgressBar":
+    def __enter__(self) -> EvalProgressBar:
         return self
 
     def __exit__(self, *exc: object) -> None:

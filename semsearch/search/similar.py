@@ -6,8 +6,8 @@ files whose vectors are closest (cosine), each shown with its passage closest to
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 

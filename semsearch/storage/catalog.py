@@ -15,9 +15,10 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Collection, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,7 @@ from .base import FileRecord, NewPassage, PassageRecord
 from .layout import CREATING, index_state
 from .safety import open_private, private_dir
 from .sqlite import FILE_COLUMNS, SCHEMA, fts_query, rebuild_hint
+
 
 def _blob(vector: np.ndarray) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
@@ -63,7 +65,7 @@ class SqliteCatalog:
         return conn
 
     @classmethod
-    def create(cls, index_dir: Path, settings: Settings) -> "SqliteCatalog":
+    def create(cls, index_dir: Path, settings: Settings) -> SqliteCatalog:
         """Create a new, empty catalog in ``index_dir`` (which must not hold one)."""
         private_dir(index_dir, owner_only=True)  # the catalog holds the text of every note
         final = index_dir / CATALOG_NAME
@@ -81,8 +83,7 @@ class SqliteCatalog:
             # Counted from the clock, so a replacement catalog never shares a generation
             # with the vectors.faiss of the index it replaces.
             "generation": str(time.time_ns()),
-            "created": now,
-            "updated": now,
+            "created": now, "updated": now,
         }
         conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
         conn.close()
@@ -90,7 +91,7 @@ class SqliteCatalog:
         return cls.open(index_dir)
 
     @classmethod
-    def open(cls, index_dir: Path, snapshot: bool = False) -> "SqliteCatalog":
+    def open(cls, index_dir: Path, snapshot: bool = False) -> SqliteCatalog:
         """Open an existing catalog.
 
         Args:
@@ -141,7 +142,7 @@ class SqliteCatalog:
         with self._lock:
             self._conn.close()
 
-    def __enter__(self) -> "SqliteCatalog":
+    def __enter__(self) -> SqliteCatalog:
         return self
 
     def __exit__(self, *exc: object) -> None:

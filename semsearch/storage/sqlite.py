@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from ..defaults import CATALOG_NAME
 from ..errors import CorruptIndexError

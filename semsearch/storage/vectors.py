@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Collection, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,7 +27,7 @@ _HEADER = 16
 class FlatIndex:
     """Exact search over every vector (faiss ``IndexIDMap2(IndexFlatIP)``)."""
 
-    def __init__(self, dimension: int, index: "faiss.Index | None" = None) -> None:
+    def __init__(self, dimension: int, index: faiss.Index | None = None) -> None:
         import faiss
 
         self.dimension = dimension
@@ -41,8 +42,10 @@ class FlatIndex:
                                      np.ascontiguousarray(ids, dtype=np.int64))
 
     def remove(self, ids: Sequence[int]) -> None:
+        import faiss
+
         if len(ids):
-            self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+            self._index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
 
     def search(self, vector: np.ndarray, k: int, allowed: Collection[int] | None = None) -> list[tuple[int, float]]:
         import faiss
@@ -52,9 +55,10 @@ class FlatIndex:
             return []
         params = None
         if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.fromiter(allowed, np.int64, len(allowed))))
+            params = faiss.SearchParameters()
+            params.sel = faiss.IDSelectorBatch(np.fromiter(allowed, np.int64, len(allowed)))
         scores, ids = self._index.search(np.asarray(vector, np.float32).reshape(1, -1), k, params=params)
-        return [(int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
+        return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
 
     # -- on disk -------------------------------------------------------------
 
@@ -71,7 +75,7 @@ class FlatIndex:
         return int(struct.unpack("<Q", head[8:])[0])
 
     @classmethod
-    def load(cls, path: Path, dimension: int) -> "FlatIndex":
+    def load(cls, path: Path, dimension: int) -> FlatIndex:
         """Read a saved index (the caller has checked its stamp).
 
         Raises:
