@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pathspec
 
-from .defaults import INDEX_DIR_NAME
+from .defaults import INDEX_DIR_NAME, MAX_FILE_SIZE
+from .ignore import TooLargeError, compile_globs, read_bounded, read_ignore_spec
 from .records import Skipped, SkipReason
-
-IGNORE_FILES = (".gitignore", ".semsearchignore")
 
 # Formats that are never prose; skipping them by name saves reading them.
 BINARY_SUFFIXES = frozenset(
@@ -56,23 +55,10 @@ class Document:
     digest: str
 
 
-def compile_globs(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec | None:
-    """Compile gitignore-style globs (``*.md``, ``notes/**``); None when there are none."""
-    patterns = [p for p in patterns if p.strip()]
-    return pathspec.GitIgnoreSpec.from_lines(patterns) if patterns else None
+_Specs = list[tuple[str, pathspec.GitIgnoreSpec]]  # (folder, its ignore rules), outermost first
 
 
-def _read_ignore_spec(directory: Path) -> pathspec.GitIgnoreSpec | None:
-    lines: list[str] = []
-    for name in IGNORE_FILES:
-        try:
-            lines += (directory / name).read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
-            continue
-    return pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
-
-
-def _ignored(rel: str, specs: list[tuple[str, pathspec.GitIgnoreSpec]]) -> bool:
+def _ignored(rel: str, specs: _Specs) -> bool:
     # The deepest ignore file that has an opinion wins, as in git.
     for base, spec in reversed(specs):
         result = spec.check_file(rel[len(base) :] if base else rel)
@@ -87,6 +73,7 @@ def walk(
     exclude: Sequence[str] = (),
     skipped: list[Skipped] | None = None,
     follow_symlinks: bool = False,
+    within: str = "",
 ) -> Iterator[FileEntry]:
     """Yield the candidate files under ``root`` in a stable (sorted) order.
 
@@ -99,18 +86,20 @@ def walk(
             Ignored and hidden files are left out silently, as git does.
         follow_symlinks: walk into linked folders and read linked files, even
             outside ``root``; each folder is walked once, whatever links lead to it.
+        within: walk only this folder (relative to ``root``, ending in ``/``), still
+            honouring the ignore files of the folders above it.
     """
-    include_spec, exclude_spec = compile_globs(include), compile_globs(exclude)
+    include_spec, exclude_spec = compile_globs(include, "--include"), compile_globs(exclude, "--exclude")
     note = skipped.append if skipped is not None else (lambda _s: None)
     walked: set[tuple[int, int]] = set()  # (device, inode) of every folder walked
-
-    def visit(directory: Path, rel_dir: str, specs: list[tuple[str, pathspec.GitIgnoreSpec]]) -> Iterator[FileEntry]:
+    def visit(directory: Path, rel_dir: str, specs: _Specs) -> Iterator[FileEntry | tuple[Path, str, _Specs]]:
+        """One folder's files, and (as a tuple) each subfolder to walk at its place in the order."""
         try:
             st = directory.stat()
             walked.add((st.st_dev, st.st_ino))
         except OSError:
             pass  # reported by scandir below
-        spec = _read_ignore_spec(directory)
+        spec = read_ignore_spec(directory)
         if spec is not None:
             specs = specs + [(rel_dir, spec)]
         try:
@@ -124,6 +113,8 @@ def walk(
             rel = rel_dir + name
             if name.startswith(".") or name == INDEX_DIR_NAME:
                 continue
+            if within and not (rel.startswith(within) or within.startswith(rel + "/")):
+                continue  # neither in the folder walked nor on the way to it
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError as exc:
@@ -145,9 +136,9 @@ def walk(
                     continue
             if stat.S_ISDIR(st.st_mode):
                 if not _ignored(rel + "/", specs) and not (exclude_spec and exclude_spec.match_file(rel + "/")):
-                    yield from visit(Path(entry.path), rel + "/", specs)
+                    yield Path(entry.path), rel + "/", specs
                 continue
-            if not stat.S_ISREG(st.st_mode) or _ignored(rel, specs):
+            if not rel.startswith(within) or not stat.S_ISREG(st.st_mode) or _ignored(rel, specs):
                 continue
             if include_spec is not None and not include_spec.match_file(rel):
                 continue
@@ -158,7 +149,17 @@ def walk(
                 continue
             yield FileEntry(rel, Path(entry.path), st.st_size, st.st_mtime_ns)
 
-    yield from visit(root, "", [])
+    # Depth first with a stack of our own, not recursion: a tree a thousand folders deep
+    # must not exhaust Python's recursion limit.
+    stack = [visit(root, "", [])]
+    while stack:
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
+        elif isinstance(item, FileEntry):
+            yield item
+        else:
+            stack.append(visit(*item))
 
 
 def digest_bytes(data: bytes) -> str:
@@ -202,18 +203,30 @@ def decode(data: bytes) -> str | None:
     return str(best)
 
 
-def read_document(entry: FileEntry, data: bytes | None = None) -> Document | Skipped:
+def read_file(entry: FileEntry, limit: int = MAX_FILE_SIZE) -> bytes | Skipped:
+    """The bytes of one file, at most ``limit`` of them whatever the file does meanwhile
+    (grows, becomes a FIFO); :class:`Skipped` if it cannot be read or grew past ``limit``."""
+    try:
+        return read_bounded(entry.abspath, limit)
+    except TooLargeError:
+        return Skipped(entry.path, SkipReason.TOO_LARGE, f"grew past {limit / 1e6:.1f} MB while being read")
+    except OSError as exc:
+        return Skipped(entry.path, SkipReason.UNREADABLE, str(exc.strerror or exc))
+
+
+def read_document(entry: FileEntry, data: bytes | None = None, limit: int = MAX_FILE_SIZE) -> Document | Skipped:
     """Read and decode one file; never raises for a bad file, returns :class:`Skipped`.
 
     Args:
         entry: the file, as found by :func:`walk`.
         data: its bytes, if the caller has already read them.
+        limit: read at most this many bytes; a larger file is skipped.
     """
     if data is None:
-        try:
-            data = entry.abspath.read_bytes()
-        except OSError as exc:
-            return Skipped(entry.path, SkipReason.UNREADABLE, str(exc.strerror or exc))
+        read = read_file(entry, limit)
+        if isinstance(read, Skipped):
+            return read
+        data = read
     if looks_binary(data):
         return Skipped(entry.path, SkipReason.BINARY)
     text = decode(data)

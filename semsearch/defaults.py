@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Final
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 INDEX_DIR_NAME = ".semsearch"
@@ -43,13 +44,25 @@ PER_FILE = 1
 
 # How `query` ranks passages (dense, lexical or hybrid), and the weight of the dense
 # list in the hybrid mix, chosen by measurement on SciFact's train queries (BENCHMARKS.md).
-MODE = "hybrid"
+MODE: Final = "hybrid"
 HYBRID_DENSE_WEIGHT = 0.7
+
+# `query --format context`: the block's budget in tokens (the index model's tokenizer), and
+# how many lines around a passage it may add, from the file, while they fit.
+CONTEXT_TOKENS = 2000
+CONTEXT_LINES = 3
 
 def cache_dir() -> Path:
     """Where semsearch keeps what it can remake (ONNX copies of models):
     ``$SEMSEARCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/semsearch``, else ``~/.cache/semsearch``."""
     if os.environ.get("SEMSEARCH_CACHE_DIR"):
         return Path(os.environ["SEMSEARCH_CACHE_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no HOME, and no home folder in the user database
+            from .errors import BadInputError
+
+            raise BadInputError("no cache folder: HOME is not set; set SEMSEARCH_CACHE_DIR or HOME") from None
     return Path(base).expanduser() / "semsearch"

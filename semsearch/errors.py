@@ -16,6 +16,7 @@ class ExitStatus(IntEnum):
     NO_RESULTS = 1
     ERROR = 2
     INTERRUPTED = 130
+    PIPE_CLOSED = 141  # the reader of stdout went away (`| head -1`), as a shell reports SIGPIPE
 
 
 class SemsearchError(Exception):
@@ -40,6 +41,14 @@ class CorruptIndexError(SemsearchError):
     """The index on disk cannot be read, or is not a semsearch index."""
 
 
+class IndexUnreadableError(SemsearchError):
+    """The index is there, but the user may not read it."""
+
+
+class NewerIndexError(CorruptIndexError):
+    """The index was made by a newer semsearch: never to be rebuilt or changed by this one."""
+
+
 class SettingsMismatchError(SemsearchError):
     """The request disagrees with what the index was built with (model, chunking)."""
 
@@ -54,3 +63,11 @@ class IndexLockedError(SemsearchError):
 
 class UnsafeFolderError(SemsearchError):
     """A place semsearch would write to is a link, or is someone else's."""
+
+
+class NotFoundError(BadInputError):
+    """What was asked for is not in the index (a file, a passage)."""
+
+
+class OutsideRootError(BadInputError):
+    """A path that leads out of the indexed folder (``../``, an absolute path elsewhere, a link)."""

@@ -15,15 +15,25 @@ loggers): a long-lived process (a server, a watcher) holds one and refreshes it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from . import defaults
 from .embedders import Embedder, EmbedderFactory, default_factory, resolve_model
-from .errors import SettingsMismatchError
+from .errors import CorruptIndexError, SettingsMismatchError
 from .indexing import plan
-from .records import Hit, IndexInfo
-from .search import QueryOptions, check_query, run_query, similar_to_file, similar_to_text
+from .records import ContextBlock, Hit, IndexInfo, Similarity
+from .search import (
+    QueryOptions,
+    build_context,
+    check_query,
+    run_query,
+    similar_to_file,
+    similar_to_text,
+    similarity,
+)
+from .search.neighbours import lines_around
 from .settings import Settings, check_dimension
 from .storage import LocalStore, damaged_catalog_is_reported, find_index_dir
 
@@ -129,6 +139,31 @@ class Index:
         with self._lock, damaged_catalog_is_reported(self.index_dir):
             return run_query(text, options, self.store.catalog, self.store.vectors, vector)
 
+    def context(
+        self,
+        text: str,
+        *,
+        max_tokens: int = defaults.CONTEXT_TOKENS,
+        cite: Callable[[str], str] | None = None,
+        **query: Any,
+    ) -> ContextBlock:
+        """The best passages for ``text`` as one prompt-ready block (``query --format context``).
+
+        Args:
+            text: what to look for, in plain words.
+            max_tokens: the most tokens the block may hold, counted with this index's model's tokenizer.
+            cite: how a path (relative to the indexed folder) is shown in a citation; default as is.
+            query: the options of :meth:`query` (mode, top_k, path_glob, per_file...): which results
+                the block is made from.
+
+        Returns:
+            The block: ``text`` is what to hand to a language model; ``passages`` what it shows.
+        """
+        hits = self.query(text, **query)
+        token_spans = self.embedder().token_spans
+        with self._lock, damaged_catalog_is_reported(self.index_dir):
+            return build_context(text, hits, self.store.catalog, token_spans, max_tokens, cite=cite)
+
     def similar(
         self,
         path: Path | str | None = None,
@@ -149,6 +184,18 @@ class Index:
             return similar_to_file(Path(path or ""), catalog, self.embedder, top_k=top_k, min_score=min_score,
                                    path_glob=path_glob)
 
+    def similarity(self, a: Path | str, b: Path | str, *, pairs: int = 0,
+                   names: Sequence[str | None] = (None, None)) -> Similarity:
+        """How alike two files (``Path``) or texts (``str``) are: the cosine of their mean vectors,
+        with this index's model; a file the index holds unchanged uses its stored vectors.
+
+        Args:
+            pairs: also find up to this many best-matching passage pairs.
+            names: how to call each side in the result (default: the path, or "text").
+        """
+        with self._lock, damaged_catalog_is_reported(self.index_dir):
+            return similarity(a, b, self.embedder, self.settings, self.store.catalog, pairs=pairs, names=names)
+
     def info(self) -> IndexInfo:
         """Settings, sizes, and which files changed since the last index (by stat)."""
         with self._lock, damaged_catalog_is_reported(self.index_dir):
@@ -168,6 +215,27 @@ class Index:
                 stale_changed=work.changed(),
                 stale_removed=work.removed,
             )
+
+    def lines_around(self, hit: Hit, lines: int) -> tuple[list[str], list[str]]:
+        """Up to ``lines`` lines before and after ``hit`` in its file, read from the file
+        when it is as it was indexed; none when it changed since (the passage alone stands)."""
+        with self._lock, damaged_catalog_is_reported(self.index_dir):
+            record = self.store.catalog.file(hit.path)
+        return lines_around(self.root, record, hit, lines)
+
+    def check(self) -> None:
+        """Read the whole index and check it: the catalog page by page, and ``vectors.faiss``
+        against its checksum (``info --check``).
+
+        Raises:
+            CorruptIndexError: what is damaged, and what to do about it.
+        """
+        with self._lock, damaged_catalog_is_reported(self.index_dir):
+            self.store.catalog.check_integrity()
+            problem = self.store.vectors_problem()
+        if problem is not None:
+            raise CorruptIndexError(f"{self.index_dir / defaults.FAISS_NAME} is {problem}; run `semsearch index "
+                                    f"{self.root}` to rewrite it from the catalog (nothing is embedded again)")
 
     def close(self) -> None:
         self.store.close()

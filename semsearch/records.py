@@ -74,13 +74,99 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class ContextPassage:
+    """One passage of a context block: what it shows of a file, and where from."""
+
+    number: int  # its [n] in the block, best first
+    path: str
+    start_line: int
+    end_line: int
+    score: float  # the best score of the results merged into it
+    text: str  # the lines shown (a cut line ends where it was cut)
+    merged: int  # how many of the query's results it holds
+    from_file: bool  # read from the unchanged file (whole lines, neighbours); else as indexed
+    cut: bool  # lines, or the end of a line, left out to fit the budget
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["score"] = round(self.score, 6)
+        return data
+
+
+@dataclass(frozen=True)
+class ContextBlock:
+    """A query's best passages as one prompt-ready text, within a token budget."""
+
+    query: str
+    text: str  # the block itself: each passage under its citation ``[n] path:start-end``
+    tokens: int  # the text's tokens, by the index model's tokenizer
+    max_tokens: int
+    passages: list[ContextPassage]
+    omitted: int  # results (after merging) left out to fit the budget
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"query": self.query, "tokens": self.tokens, "max_tokens": self.max_tokens, "omitted": self.omitted,
+                "passages": [p.to_dict() for p in self.passages], "text": self.text}
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A passage of a compared text or file: its lines (1-based, inclusive) and text."""
+
+    start_line: int
+    end_line: int
+    text: str
+
+
+@dataclass(frozen=True)
+class PassagePair:
+    """A passage of each side, and their cosine similarity."""
+
+    score: float
+    a: Passage
+    b: Passage
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"score": round(self.score, 6), "a": asdict(self.a), "b": asdict(self.b)}
+
+
+@dataclass(frozen=True)
+class Compared:
+    """One side of a comparison."""
+
+    source: str  # a path as given, - for stdin, or "text" for --text
+    kind: str  # "file" or "text"
+    passages: int
+    from_index: bool  # the index's stored vectors were used (no model work)
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """What ``semsearch similarity`` measures: the cosine of two texts' (or files') mean vectors."""
+
+    score: float  # -1..1; 1.0 for the same text
+    a: Compared
+    b: Compared
+    model: str
+    pairs: list[PassagePair] = field(default_factory=list)  # best-matching passages, each used once
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"score": round(self.score, 6), "a": asdict(self.a), "b": asdict(self.b), "model": self.model,
+                "pairs": [p.to_dict() for p in self.pairs]}
+
+
+@dataclass(frozen=True)
 class Progress:
-    """Reported while indexing: files of this run's work done, passages embedded."""
+    """Reported while indexing: files of this run's work done, passages embedded; and, to
+    estimate the rest, bytes of those files read and passages cut from them so far."""
 
     files_done: int
     files_total: int
     passages: int
     current: str = ""
+    bytes_done: int = 0
+    bytes_total: int = 0
+    passages_cut: int = 0
 
 
 @dataclass
@@ -97,16 +183,18 @@ class IndexReport:
     removed: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     passages_embedded: int = 0
+    passages_reused: int = 0  # stored vectors of the same content, taken instead of embedding again
     files: int = 0
     passages: int = 0
     seconds: float = 0.0
+    within: str = ""  # the only folder walked (relative to root, ending in /), or "" for all
 
     @property
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = _model_key(asdict(self))
         data["root"] = str(self.root)
         data["skipped"] = [s.to_dict() for s in self.skipped]
         return data
@@ -184,9 +272,14 @@ class EvalReport:
     results: list[ModeResult] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = _model_key(asdict(self))
         data["index_dir"] = str(self.index_dir)
         return data
+
+
+def _model_key(data: dict[str, Any]) -> dict[str, Any]:
+    """Every machine record calls the model ``model``, as ``info`` and the settings do."""
+    return {("model" if k == "model_id" else k): v for k, v in data.items()}
 
 
 def _when(timestamp: float) -> str:

@@ -67,8 +67,11 @@ class Settings:
         """
         names = {v: k for k, v in _RECORD_NAMES.items()}
         values = {names.get(k, k): v for k, v in record.items()}
-        known = {f.name for f in fields(cls) if f.metadata["kind"] != RUN}
-        return cls(**_typed({k: v for k, v in values.items() if k in known}))
+        known = {f.name: f for f in fields(cls) if f.metadata["kind"] != RUN}
+        values = _typed({k: v for k, v in values.items() if k in known})
+        for name, value in values.items():
+            _check_recorded(name, value, known[name].default)
+        return cls(**values)
 
 
 def names(kind: str | None = None) -> list[str]:
@@ -128,6 +131,24 @@ def _typed(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
+
+
+def _check_recorded(name: str, value: Any, default: Any) -> None:
+    """A recorded value must be of its setting's kind (a catalog can be edited by hand).
+
+    Raises:
+        ValueError: it is not.
+    """
+    if name == "chunk_tokens":
+        ok = value is None or (type(value) is int and value > 0)
+    elif isinstance(default, tuple):
+        ok = all(isinstance(v, str) for v in value)
+    elif type(default) is int:
+        ok = type(value) is int and value >= 0
+    else:
+        ok = type(value) is type(default)
+    if not ok:
+        raise ValueError(f"{name} is {value!r}")
 
 
 def _from_env(var: str, raw: str, default: Any) -> Any:

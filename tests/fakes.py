@@ -54,15 +54,38 @@ def fake_loader(ref: ModelRef, backend: str = "torch", **_options: object) -> Fa
 
 
 class FakeFactory:
-    """An embedder factory that remembers the embedders it made (to count work)."""
+    """An embedder factory that remembers the embedders it made (to count work).
+
+    It also stands in for :func:`semsearch.embedders.load` (it takes the loader's options).
+    """
 
     def __init__(self) -> None:
         self.made: list[FakeEmbedder] = []
 
-    def __call__(self, ref: ModelRef, backend: str = "torch") -> FakeEmbedder:
+    def __call__(self, ref: ModelRef, backend: str = "torch", **_options: object) -> FakeEmbedder:
         self.made.append(FakeEmbedder(ref, backend))
         return self.made[-1]
 
     @property
     def passages_embedded(self) -> int:
         return sum(sum(e.calls) for e in self.made)
+
+
+class Interrupting(FakeFactory):
+    """Raises KeyboardInterrupt (as Ctrl-C would) on the n-th embedding call, over all the embedders it made."""
+
+    def __init__(self, at_call: int) -> None:
+        super().__init__()
+        self.at_call = at_call
+
+    def __call__(self, ref: ModelRef, backend: str = "torch", **_options: object) -> FakeEmbedder:
+        embedder = super().__call__(ref, backend)
+        real, factory = embedder.embed_documents, self
+
+        def embed(texts: Sequence[str]) -> np.ndarray:
+            if sum(len(e.calls) for e in factory.made) + 1 == factory.at_call:
+                raise KeyboardInterrupt
+            return real(texts)
+
+        embedder.embed_documents = embed  # type: ignore[method-assign]
+        return embedder

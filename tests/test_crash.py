@@ -6,8 +6,9 @@ file holds exactly the passages and vectors of one version of it that really exi
 and vectors.faiss agrees with the catalog), or say cleanly that there is no index yet;
 the next run then ends with exactly the files, passages, vectors and results of an
 uninterrupted run. The child (tests/crash_child.py) uses the fast fake embedder, so a
-kill costs about a second. The default run does the short version; the long one,
-with many random kills and a real-model kill, runs by hand: ``pytest -m crash_long``.
+kill costs about a second; the tests that run children are still ``slow`` (out of the
+fast tier). The default run does the short version; the long one, with many random
+kills and a real-model kill, runs by hand: ``pytest -m crash_long``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from semsearch.corpus import read_document, walk
 from semsearch.embedders import ModelRef
 from semsearch.errors import IndexNotFoundError
 
-from .conftest import SAMPLE, notices
+from .conftest import copy_sample, notices
 from .fakes import FakeEmbedder, FakeFactory, fake_loader
 
 CHILD = Path(__file__).with_name("crash_child.py")
@@ -67,8 +68,7 @@ class Corpus:
     """A copy of sample_corpus/ that tests edit, remembering every version of every file."""
 
     def __init__(self, root: Path) -> None:
-        shutil.copytree(SAMPLE, root)
-        self.root = root
+        self.root = copy_sample(root)
         self.versions: dict[str, dict[str, str]] = defaultdict(dict)  # path -> digest -> text
         self.record()
 
@@ -162,6 +162,7 @@ UPDATE = ["walk:2", "read:2", "embed:1", "insert:2", "commit:1", "fsync:1"]
 REBUILD = ["embed:2", "commit:3", "fsync:1", "replace:2", "swap:1", "swapped:1"]
 
 
+@pytest.mark.slow
 def test_sigkill_at_every_named_point_then_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     corpus = Corpus(tmp_path / "notes")
     root = corpus.root
@@ -226,11 +227,13 @@ def random_kills(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kills: int, se
     return landed
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert random_kills(tmp_path, monkeypatch, kills=12, seed=5, enough=3) >= 3
 
 
 @pytest.mark.crash_long
+@pytest.mark.slow
 def test_sigkill_at_many_random_moments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     kills = int(os.environ.get("SEMSEARCH_CRASH_KILLS", "60"))
     landed = random_kills(tmp_path, monkeypatch, kills=kills, seed=int(os.environ.get("SEMSEARCH_CRASH_SEED", "7")))
@@ -242,8 +245,7 @@ def test_sigkill_at_many_random_moments(tmp_path: Path, monkeypatch: pytest.Monk
 @pytest.mark.slow
 def test_sigkill_with_the_real_model(tmp_path: Path, sample_copy: Path) -> None:
     """One kill mid-embedding with the real model; the resumed index matches an uninterrupted one."""
-    root = tmp_path / "notes"
-    shutil.copytree(SAMPLE, root)
+    root = copy_sample(tmp_path / "notes")
     result = subprocess.run([sys.executable, str(CHILD), "--real-model", "--kill", "embed:3", "--", "index", str(root)],
                             env={**os.environ, "SEMSEARCH_TEST_COMMIT_EVERY": "32"}, capture_output=True, timeout=600)
     assert result.returncode == -signal.SIGKILL
@@ -258,6 +260,7 @@ def test_sigkill_with_the_real_model(tmp_path: Path, sample_copy: Path) -> None:
             assert np.allclose([h.score for h in got], [h.score for h in want], atol=1e-4)
 
 
+@pytest.mark.slow
 def test_ctrl_c_commits_nothing_half_done_and_says_how_to_resume(tmp_path: Path, monkeypatch) -> None:
     corpus = Corpus(tmp_path / "notes")
     for point in ("embed:3", "committed:2", "fsync:1"):
@@ -288,11 +291,14 @@ def start_paused(root: Path, point: str, flag: Path) -> subprocess.Popen:
     return proc
 
 
+@pytest.mark.slow
 def test_one_writer_at_a_time_readers_see_the_last_commit_and_a_dead_writer_is_taken_over(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     corpus = Corpus(tmp_path / "notes")
     root = corpus.root
+    outside = tmp_path / "sleep-notes.md"  # a file from outside the index, for `similar`
+    shutil.copy(root / "health" / "sleep-notes.md", outside)
     first = start_paused(root, "committed:2", tmp_path / "first-paused")
     try:
         second = child("index", root)
@@ -301,7 +307,7 @@ def test_one_writer_at_a_time_readers_see_the_last_commit_and_a_dead_writer_is_t
         assert len(second.stderr.strip().splitlines()) == 1
         # Readers, meanwhile, see the two committed batches, through the command line too.
         check_committed(root, corpus, monkeypatch, index_expected=True)
-        for args in (["info"], ["query", QUERIES[1]], ["similar", SAMPLE.joinpath("health", "sleep-notes.md")]):
+        for args in (["info"], ["query", QUERIES[1]], ["similar", outside]):
             result = child(*args, "--index", root, "--format", "json")
             assert result.returncode == 0, (args, result.stderr)
     finally:

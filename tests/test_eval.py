@@ -133,6 +133,7 @@ HYBRID_CORPUS = {
 HYBRID_QUERIES = {"q1": "invoice 88412", "q2": "stop server journals from filling up the drive"}
 
 
+@pytest.mark.slow
 def test_hybrid_beats_both_single_modes_with_the_real_model(tmp_path: Path) -> None:
     qrels = [("q1", "electrician", 1), ("q2", "log-rotation", 1)]
     data = write_beir(tmp_path / "hybrid", HYBRID_CORPUS, HYBRID_QUERIES, qrels)

@@ -23,12 +23,12 @@ from typer.testing import CliRunner
 
 import semsearch.corpus
 import semsearch.embedders
-import semsearch.indexing.changes
-from semsearch import Index, sync
+from semsearch import Index, Progress, sync
 from semsearch.cli import app
 from semsearch.corpus import Document, FileEntry, Skipped, read_document
 from semsearch.errors import BadInputError, SettingsMismatchError
 
+from .conftest import permissions_bind
 from .fakes import FakeEmbedder, FakeFactory, fake_loader
 from .test_chunking import check_invariants
 
@@ -56,6 +56,7 @@ _pieces = st.one_of(
 NOTE_TEXT = st.lists(_pieces, max_size=300).map("".join)
 
 
+@pytest.mark.slow  # the model's tokenizer (no torch, no ONNX) on 200 texts: ~10 s
 @given(text=st.one_of(st.text(max_size=3000), NOTE_TEXT), budget=st.integers(16, MODEL_WINDOW - 2),
        overlap=st.integers(0, 64))
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -131,7 +132,7 @@ def check_query(idx: Index, text: str, mode: str) -> None:
         hits = idx.query(text, top_k=3, **MODES[mode])
         similar = idx.similar(text=text[:500], top_k=2)  # (a long text is many passages to embed: slow, not riskier)
     except BadInputError as exc:
-        assert "empty" in str(exc) and (not text.strip() or not idx._searcher.embedder.token_spans(text[:500]))
+        assert "empty" in str(exc) and (not text.strip() or not idx.embedder().token_spans(text[:500]))
         return
     if mode == "lexical":  # may match no word at all; BM25 scores are 0 and up
         assert len(hits) <= 3 and all(h.score >= 0 for h in hits)
@@ -151,11 +152,18 @@ def small_index(tmp_path_factory: pytest.TempPathFactory) -> Index:
         yield idx
 
 
+# Short strings and the nasty ones; long ones apart, as making thousands of random
+# characters is most of their cost (200 examples each, so the slow tier has both).
+ANY_STRING = {"short": st.one_of(st.text(max_size=300), st.sampled_from(NASTY)),
+              "long": st.text(min_size=1000, max_size=5000)}
+
+
+@pytest.mark.parametrize("length", ["short", pytest.param("long", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("mode", MODES)
-@given(text=st.one_of(st.text(max_size=300), st.text(min_size=1000, max_size=5000), st.sampled_from(NASTY)))
+@given(data=st.data())
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_query_and_similar_on_any_string_never_raise(small_index: Index, mode: str, text: str) -> None:
-    check_query(small_index, text, mode)
+def test_query_and_similar_on_any_string_never_raise(small_index: Index, mode: str, length: str, data) -> None:
+    check_query(small_index, data.draw(ANY_STRING[length], label="text"), mode)
 
 
 @pytest.mark.slow
@@ -175,7 +183,7 @@ def test_no_passage_text_is_logged(logged_real_index) -> None:
 @pytest.mark.slow
 def test_no_pickles_and_no_remote_code(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     package = Path(semsearch.corpus.__file__).parent
-    source = "\n".join(p.read_text() for p in package.glob("*.py"))
+    source = "\n".join(p.read_text() for p in package.rglob("*.py"))  # every subpackage too
     for risky in ("pickle", "allow_pickle=True", "torch.load", "trust_remote_code=True"):
         assert risky not in source
     import sentence_transformers
@@ -235,25 +243,20 @@ def test_odd_file_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         assert result.exit_code == 0 and "-rf.md" not in [h["path"] for h in json.loads(result.stdout)]
 
 
-def test_files_deleted_or_growing_while_being_indexed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_files_deleted_or_growing_while_being_indexed(tmp_path: Path) -> None:
     root = tmp_path / "notes"
     root.mkdir()
     for name in ("a.md", "b.md", "c.md"):
         (root / name).write_text(f"{name} holds steady text.\n")
-    real_walk = semsearch.indexing.changes.walk
 
-    def walk_then_change(*args, **kwargs):
-        for entry in real_walk(*args, **kwargs):
-            yield entry
-            if entry.path == "b.md":  # listed, then deleted before it is read
-                (root / "b.md").unlink()
-            if entry.path == "c.md":  # listed, then grows before it is read
-                with open(root / "c.md", "a") as fh:
-                    fh.write("grown: appended while indexing.\n" * 50)
+    def change_before_reading(progress: Progress) -> None:  # called as each listed file is about to be read
+        if progress.current == "b.md":  # listed, then deleted before it is read
+            (root / "b.md").unlink()
+        if progress.current == "c.md":  # listed, then grows before it is read
+            with open(root / "c.md", "a") as fh:
+                fh.write("grown: appended while indexing.\n" * 50)
 
-    monkeypatch.setattr(semsearch.indexing.changes, "walk", walk_then_change)
-    report = index(root)
-    monkeypatch.undo()
+    report = sync(root, embedder_factory=FakeFactory(), on_progress=change_before_reading)
     assert sorted(report.added) == ["a.md", "c.md"] and [s.path for s in report.skipped] == ["b.md"]
     with open_index(root) as idx:
         assert "grown" in idx.query("appended while indexing")[0].text  # what was read is what is stored
@@ -279,35 +282,26 @@ def test_a_file_replaced_by_a_folder_between_runs(tmp_path: Path) -> None:
         assert idx.query("gardens")[0].path == "topic.md/inside.md"
 
 
-def test_permission_denied_on_a_file_and_a_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_permission_denied_on_a_file_and_a_folder(tmp_path: Path) -> None:
     root = tmp_path / "notes"
     (root / "locked").mkdir(parents=True)
     (root / "ok.md").write_text("readable note\n")
     (root / "secret.md").write_text("private note\n")
     (root / "locked" / "inner.md").write_text("behind a locked folder\n")
     index(root)
-    real_read, real_scandir = Path.read_bytes, os.scandir
-
-    # As root, chmod 000 denies nothing, so deny the way the OS does for a user.
-    def read_bytes(self: Path) -> bytes:
-        if self.name == "secret.md":
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_read(self)
-
-    def scandir(path="."):
-        if Path(path).name == "locked":
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_scandir(path)
-
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
-    monkeypatch.setattr(semsearch.corpus.os, "scandir", scandir)
     os.utime(root / "secret.md", ns=(0, 10**18))  # changed: it must be read
-    report = index(root)
+    (root / "secret.md").chmod(0)
+    (root / "locked").chmod(0)
+    try:
+        with permissions_bind():  # as root too: the OS refuses as it would for a user
+            report = index(root)
+    finally:
+        (root / "secret.md").chmod(0o644)
+        (root / "locked").chmod(0o755)
     reasons = {s.path: s.reason for s in report.skipped}
     assert reasons == {"secret.md": "unreadable (Permission denied)", "locked": "unreadable folder (Permission denied)"}
     # What cannot be read any more is not served from the index.
     assert sorted(report.removed) == ["locked/inner.md", "secret.md"]
-    monkeypatch.undo()
     assert sorted(index(root).added) == ["locked/inner.md", "secret.md"]  # readable again: back in
 
 
@@ -350,6 +344,7 @@ def test_empty_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 2 and "empty" in result.stderr
 
 
+@pytest.mark.slow  # at scale
 def test_twenty_thousand_tiny_files(tmp_path: Path) -> None:
     root = tmp_path / "many"
     for d in range(20):
@@ -365,6 +360,7 @@ def test_twenty_thousand_tiny_files(tmp_path: Path) -> None:
     assert report.unchanged == 20_000 and not report.changed
 
 
+@pytest.mark.slow  # at scale
 def test_a_five_megabyte_line_without_a_newline(tmp_path: Path) -> None:
     root = tmp_path / "notes"
     root.mkdir()

@@ -24,7 +24,8 @@ from semsearch.errors import (
 )
 from semsearch.storage import writer_lock
 
-from .conftest import FakeFactory, fingerprint, notices
+from .conftest import FakeFactory, fingerprint, notices, permissions_bind
+from .fakes import Interrupting
 
 
 def index(root: Path, fake: FakeFactory, **kwargs):
@@ -138,22 +139,12 @@ def test_skips_are_counted_with_reasons_and_remembered(notes: Path, fake: FakeFa
     assert report.added == ["big.txt"]
 
 
-def test_unreadable_file_is_skipped_and_the_rest_indexed(notes: Path, fake: FakeFactory, monkeypatch) -> None:
+def test_unreadable_file_is_skipped_and_the_rest_indexed(notes: Path, fake: FakeFactory) -> None:
     secret = notes / "secret.md"
     secret.write_text("private")
-    if os.geteuid() == 0:
-        # root can read a mode-000 file, so refuse the read the way the OS would for a user.
-        real = Path.read_bytes
-
-        def read_bytes(self: Path) -> bytes:
-            if self.name == "secret.md":
-                raise PermissionError(13, "Permission denied", str(self))
-            return real(self)
-
-        monkeypatch.setattr(Path, "read_bytes", read_bytes)
-    else:
-        secret.chmod(0)
-    report = index(notes, fake)
+    secret.chmod(0)
+    with permissions_bind():  # as root too: the OS refuses the read as it would for a user
+        report = index(notes, fake)
     assert [(s.path, s.reason) for s in report.skipped] == [("secret.md", "unreadable (Permission denied)")]
     assert len(report.added) == 3
 
@@ -233,26 +224,6 @@ def test_second_writer_is_refused_while_one_holds_the_lock(notes: Path, fake: Fa
     with writer_lock(notes / ".semsearch"), pytest.raises(IndexLockedError, match=f"pid {os.getpid()}"):
         index(notes, fake)
     index(notes, fake)  # released: the next run goes ahead
-
-
-class Interrupting(FakeFactory):
-    """Raises KeyboardInterrupt (as Ctrl-C would) on the n-th embedding call."""
-
-    def __init__(self, at_call: int) -> None:
-        super().__init__()
-        self.at_call = at_call
-
-    def __call__(self, ref, backend="torch"):
-        embedder = super().__call__(ref, backend)
-        real, factory = embedder.embed_documents, self
-
-        def embed(texts):
-            if sum(len(e.calls) for e in factory.made) + 1 == factory.at_call:
-                raise KeyboardInterrupt
-            return real(texts)
-
-        embedder.embed_documents = embed
-        return embedder
 
 
 def many_notes(root: Path, n: int) -> None:
@@ -357,3 +328,21 @@ def test_symlink_loop_and_outside_links_do_not_trap_or_leak(notes: Path, fake: F
     report = index(notes, fake)
     assert sorted(report.added) == ["bread.txt", "logs.md", "sub/kyoto.md"]
     assert {s.path for s in report.skipped} == {"link.md", "sub/loop"}
+
+
+def test_the_index_records_its_backend_and_keeps_it(notes: Path) -> None:
+    fake = FakeFactory()
+    report = sync(notes, backend="onnx-int8", embedder_factory=fake)
+    assert report.backend == "onnx-int8" and fake.made[-1].backend == "onnx-int8"
+    (notes / "new.md").write_text("A new note about sourdough.\n")
+    sync(notes, embedder_factory=fake)  # no --backend: the index's own
+    assert fake.made[-1].backend == "onnx-int8"
+    with pytest.raises(SettingsMismatchError, match="--backend torch --rebuild"):
+        sync(notes, backend="torch", embedder_factory=fake)
+    with Index(notes, embedder_factory=fake) as idx:
+        assert idx.info().settings.backend == "onnx-int8"
+        idx.query("bread")
+    assert fake.made[-1].backend == "onnx-int8"  # queries use the index's backend
+    sync(notes, backend="torch", rebuild=True, embedder_factory=fake)
+    with Index(notes, embedder_factory=fake) as idx:
+        assert idx.info().settings.backend == "torch"

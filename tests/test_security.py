@@ -31,7 +31,7 @@ from semsearch.cli import app
 from semsearch.errors import UnsafeFolderError
 from semsearch.storage import exchange_folders
 
-from .conftest import REPO, SAMPLE, FakeFactory, fingerprint
+from .conftest import REPO, FakeFactory, copy_sample, fingerprint
 from .fakes import fake_loader
 
 runner = CliRunner()
@@ -311,18 +311,19 @@ def _python_as_nobody(shared: Path) -> Callable[[list[str], dict[str, str]], sub
 
 
 @needs_root
-@pytest.mark.parametrize("real_model", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["fake", "real"])
-def test_an_index_someone_else_owns_can_be_read(shared: Path, model_cache: Path, real_model: bool) -> None:
+@pytest.mark.slow  # runs the command line as another user, in child processes
+@pytest.mark.parametrize("real_model", [False, True], ids=["fake", "real"])
+def test_an_index_someone_else_owns_can_be_read(shared: Path, model_cache: Path, real_model: bool,
+                                                request: pytest.FixtureRequest) -> None:
     """Root indexes a folder and lets everyone read it; nobody queries it (no write access)."""
     root = shared / "notes"
-    shutil.copytree(SAMPLE, root)
     if real_model:
-        sync(root)
+        shutil.copytree(request.getfixturevalue("sample_copy"), root)  # the session's real-model index, copied
         cache = shared / "cache"
         shutil.copytree(model_cache, cache)  # the ONNX copy, so nobody does not make its own
         entry = ["-m", "semsearch"]
     else:
-        sync(root, embedder_factory=FakeFactory())
+        sync(copy_sample(root), embedder_factory=FakeFactory())
         cache = shared / "cache"
         cache.mkdir()
         entry = [str(REPO / "tests" / "crash_child.py"), "--"]  # the real command line, the fake model
@@ -410,7 +411,7 @@ def test_index_and_query_touch_no_network_and_write_only_the_index_and_the_cache
     home, tmp, root = tmp_path / "home", tmp_path / "tmp", tmp_path / "notes"
     home.mkdir()
     tmp.mkdir()
-    shutil.copytree(SAMPLE, root)
+    copy_sample(root)
     before = listing(root)
     env = {**os.environ, "HOME": str(home), "TMPDIR": str(tmp), "PYTHONPATH": str(REPO),
            "SEMSEARCH_CACHE_DIR": str(model_cache)}

@@ -1,10 +1,9 @@
-"""Meaning over keywords, with the real default model on sample_corpus/."""
+"""Meaning over keywords, with the real default model on a copy of sample_corpus/ (slow, all of it)."""
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,9 @@ from typer.testing import CliRunner
 from semsearch import Index
 from semsearch.cli import app
 
-from .conftest import SAMPLE
+from .conftest import copy_sample
+
+pytestmark = pytest.mark.slow
 
 # Each query shares no content word with its answer, which is the only note that fits.
 PARAPHRASES = [
@@ -38,8 +39,8 @@ def index(sample_copy: Path):
 
 
 @pytest.mark.parametrize("query, answer", PARAPHRASES)
-def test_paraphrase_finds_its_note_first(index: Index, query: str, answer: str) -> None:
-    text = (SAMPLE / answer).read_text(encoding="utf-8").lower()
+def test_paraphrase_finds_its_note_first(index: Index, sample_copy: Path, query: str, answer: str) -> None:
+    text = (sample_copy / answer).read_text(encoding="utf-8").lower()
     for word in set(re.findall(r"[\w']+", query.lower())) - STOPWORDS:
         stem = word[:-1] if word.endswith("s") else word
         assert not re.search(rf"\b{re.escape(stem)}(s|es|ed|ing)?\b", text), f"{answer} contains {word!r}"
@@ -65,9 +66,9 @@ def test_hybrid_keeps_the_meaning(index: Index) -> None:
         ("soaked paperbacks in freezer bags to halt mould", "books/reading-log-2023.md"),
     ],
 )
-def test_the_end_of_a_long_note_is_searchable(index: Index, query: str, answer: str) -> None:
+def test_the_end_of_a_long_note_is_searchable(index: Index, sample_copy: Path, query: str, answer: str) -> None:
     """The answer sits in the last ~150 words of a 2,300-word note: proof it was not truncated."""
-    text = (SAMPLE / answer).read_text(encoding="utf-8")
+    text = (sample_copy / answer).read_text(encoding="utf-8")
     assert len(text.split()) > 2000
     hit = index.query(query, top_k=1)[0]
     assert hit.path == answer
@@ -91,7 +92,7 @@ def test_incremental_update_through_the_cli(tmp_path: Path) -> None:
     """Edit one file, delete one, add one: only their passages are embedded, and results follow."""
     root = tmp_path / "notes"
     for folder in ("garden", "howto", "finance"):
-        shutil.copytree(SAMPLE / folder, root / folder)
+        copy_sample(root / folder, folder)
     runner = CliRunner()
 
     def index_json() -> dict:

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from .. import defaults
-from ..indexing import sync
-from ..render import Format, IndexProgressBar, show_report, stderr_console, stdout_console
-from .app import app, errors_to_exit_codes
-from .options import BackendOpt, BatchSizeOpt, ChunkTokensOpt, DeviceOpt, ModelOpt, ReportFormatOpt
+from ..errors import BadInputError
+from ..indexing import check_folder, sync
+from ..render import (
+    Format,
+    IndexProgressBar,
+    show_report,
+    stderr_console,
+    stdout_console,
+)
+from ..storage import enclosing_root
+from .app import app, errors_to_exit_codes, progress_every, quiet_notices
+from .options import (
+    FILES_PANEL,
+    BackendOpt,
+    BatchSizeOpt,
+    ChunkTokensOpt,
+    DeviceOpt,
+    ModelOpt,
+    ReportFormatOpt,
+)
 
 
 @app.command()
@@ -19,37 +36,68 @@ def index(
     path: Annotated[Path, typer.Argument(help="The folder of text files to index.")] = Path("."),
     model: ModelOpt = None,
     include: Annotated[
-        list[str] | None, typer.Option("--include", help="Only files matching this glob (repeatable; remembered).")
+        list[str] | None,
+        typer.Option("--include", metavar="GLOB", help="Only files matching this glob (repeatable; remembered)."),
     ] = None,
     exclude: Annotated[
-        list[str] | None, typer.Option("--exclude", help="Leave out files matching this glob (repeatable; remembered).")
+        list[str] | None,
+        typer.Option("--exclude", metavar="GLOB", help="Leave out files matching this glob (repeatable; remembered)."),
     ] = None,
     chunk_tokens: ChunkTokensOpt = None,
     overlap: Annotated[
-        int | None, typer.Option("--overlap", help=f"Tokens shared by consecutive passages "
-                                    f"(default {defaults.OVERLAP_TOKENS}).", show_default=False)
+        int | None, typer.Option("--overlap", metavar="N", help=f"Tokens shared by consecutive passages "
+                                    f"(default {defaults.OVERLAP_TOKENS}).", show_default=False,
+                                    rich_help_panel=FILES_PANEL)
     ] = None,
     backend: BackendOpt = None,
     batch_size: BatchSizeOpt = None,
     device: DeviceOpt = None,
     max_file_size: Annotated[
-        float, typer.Option("--max-file-size", help="Skip files larger than this many MB.", min=0.001)
+        float, typer.Option("--max-file-size", help="Skip files larger than this many MB.", min=0.001, metavar="MB",
+                            rich_help_panel=FILES_PANEL)
     ] = defaults.MAX_FILE_SIZE / 1e6,
     follow_symlinks: Annotated[
         bool | None, typer.Option("--follow-symlinks/--no-follow-symlinks", show_default=False,
                                      help="Follow symbolic links, even out of PATH; each folder is walked once, "
-                                     "so loops are safe (default: off; remembered).")
+                                     "so loops are safe (default: off; remembered).", rich_help_panel=FILES_PANEL)
     ] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-index everything from scratch (e.g. to change model); "
                                           "the old index answers until the new one is complete.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no notices on stderr "
+                                        "(errors still).")] = False,
+    nested: Annotated[bool, typer.Option("--nested", help="Make a separate index in PATH even when a folder above "
+                                         "it is indexed (default: update that index, walking only PATH).")] = False,
     fmt: ReportFormatOpt = None,
 ) -> None:
-    """Create or update the index of PATH (in PATH/.semsearch). Only changed files are re-embedded."""
+    """Create or update the index of PATH (in PATH/.semsearch). Only changed files are re-embedded.
+
+    Inside an indexed folder (like git), PATH updates the index above it, walking only PATH."""
     with errors_to_exit_codes():
-        with IndexProgressBar(stderr_console()) as bar:
+        root, within = _target(path, nested)
+        if quiet:
+            quiet_notices()
+        with IndexProgressBar(stderr_console(), quiet, progress_every()) as bar:
             report = sync(
-                path, model=model, include=include, exclude=exclude, chunk_tokens=chunk_tokens, overlap=overlap,
-                backend=backend, max_file_size=int(max_file_size * 1e6), batch_size=batch_size, device=device,
+                root, within=within, model=model, include=include, exclude=exclude, chunk_tokens=chunk_tokens,
+                overlap=overlap,
+                backend=backend, max_file_size=_bytes(max_file_size), batch_size=batch_size, device=device,
                 rebuild=rebuild, follow_symlinks=follow_symlinks, on_progress=bar.update,
             )
         show_report(report, fmt or Format.table, stdout_console())
+
+
+def _target(path: Path, nested: bool) -> tuple[Path, Path | None]:
+    """The index to update, and the only folder to walk in it: PATH's own index, else the
+    nearest indexed folder above PATH (unless --nested), else a new index in PATH."""
+    folder = check_folder(path)
+    if nested or (folder / defaults.INDEX_DIR_NAME).exists():
+        return folder, None
+    root = enclosing_root(folder)
+    return (folder, None) if root is None else (root, folder)
+
+
+def _bytes(megabytes: float) -> int:
+    """--max-file-size in bytes (inf and nan are floats too, but no size)."""
+    if not math.isfinite(megabytes) or megabytes * 1e6 >= 2**62:
+        raise BadInputError(f"--max-file-size {megabytes} is not a size; give a number of MB, e.g. 5")
+    return int(megabytes * 1e6)

@@ -39,7 +39,7 @@ def _onnx(quantized: bool) -> Loader:
             log.warning("--device %s runs the torch backend, not %s", device, backend)
             return _torch(ref, device, batch_size)
         try:
-            folder, made = ensure_copy(ref)
+            folder, _ = ensure_copy(ref)
         except OnnxUnavailableError as exc:
             log.warning("%s cannot run on the %s backend: %s; using torch", ref.model_id, backend, exc)
             return _torch(ref, device, batch_size)
@@ -49,8 +49,6 @@ def _onnx(quantized: bool) -> Loader:
             log.warning("the %s copy of %s in %s would not load (%s); using torch (delete that folder to have it "
                         "made again)", backend, ref.model_id, folder, exc)
             return _torch(ref, device, batch_size)
-        if made:
-            log.warning("made the ONNX copy of %s in %s (once; later runs reuse it)", ref.model_id, folder)
         return embedder
 
     return loader

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import platform
 import shutil
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from ..defaults import cache_dir
-from ..errors import SemsearchError
+from ..errors import BadInputError, SemsearchError
 from .base import ModelRef
 from .torch import load_sentence_transformer, model_shape
 
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Transformer
+
+log = logging.getLogger(__name__)
 
 # Bump when the layout or contents of a copy change, so old copies are not reused.
 EXPORT_FORMAT = 1
@@ -94,9 +97,17 @@ def ensure_copy(ref: ModelRef) -> tuple[Path, bool]:
         OnnxUnavailableError: the model has parts the ONNX path does not reproduce,
             or the export failed.
     """
-    folder = copy_folder(ref)
-    if (folder / CONFIG_NAME).is_file():
-        return folder, False
+    try:
+        folder = copy_folder(ref)
+        if (folder / CONFIG_NAME).is_file():
+            return folder, False
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except (OSError, RuntimeError, BadInputError) as exc:  # no home folder, a cache folder that cannot be written...
+        raise OnnxUnavailableError(f"its ONNX copy cannot be kept in the cache ({exc}); set SEMSEARCH_CACHE_DIR "
+                                   "to a folder you can write") from exc
+    # Said before it starts: a first run would otherwise sit silent for this long.
+    log.warning("making the ONNX copy of %s, once (about 20 s; later runs reuse it from %s)…", ref.model_id,
+                folder.parent)
     _export(ref, folder)
     return folder, True
 
@@ -106,9 +117,9 @@ def _export(ref: ModelRef, folder: Path) -> None:
     the runtime needs beside it; the folder appears whole or not at all."""
     model = load_sentence_transformer(ref, "cpu")
     config = _embedder_config(ref, model)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=folder.name + ".", suffix=".tmp", dir=folder.parent))
+    work: Path | None = None
     try:
+        work = Path(tempfile.mkdtemp(prefix=folder.name + ".", suffix=".tmp", dir=folder.parent))
         raw, raw_int8 = work / "raw.onnx", work / "raw-int8.onnx"
         _trace(model, config["inputs"], raw)
         _quantize(raw, raw_int8)
@@ -126,7 +137,8 @@ def _export(ref: ModelRef, folder: Path) -> None:
     except Exception as exc:  # whatever broke, the caller falls back to torch
         raise OnnxUnavailableError(f"exporting it to ONNX failed ({type(exc).__name__}: {exc})") from exc
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _embedder_config(ref: ModelRef, model: SentenceTransformer) -> dict[str, Any]:

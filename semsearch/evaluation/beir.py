@@ -73,26 +73,43 @@ def load_dataset(path: Path, split: str = "test") -> Dataset:
     corpus_file = path / "corpus.jsonl"
     rows = _read_jsonl(corpus_file)
     try:
-        corpus = {str(r["_id"]): (r.get("title") or "", r.get("text") or "") for r in rows}
-        all_queries = {str(r["_id"]): r["text"] for r in _read_jsonl(path / "queries.jsonl")}
-    except (KeyError, TypeError) as exc:
+        corpus = {str(r["_id"]): (_text(r.get("title")), _text(r.get("text"))) for r in rows}
+        all_queries = {str(r["_id"]): _text(r["text"]) for r in _read_jsonl(path / "queries.jsonl")}
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise BadInputError(f"{path}: every corpus and query line needs `_id` and `text` ({exc})") from None
     qrels = {q: docs for q, docs in read_qrels(path / "qrels" / f"{split}.tsv").items() if any(docs.values())}
-    queries = {q: all_queries[q] for q in all_queries if q in qrels}
+    queries = {q: all_queries[q] for q in all_queries if q in qrels and all_queries[q].strip()}
     if not queries:
         raise BadInputError(f"no query in {path / 'queries.jsonl'} has a judgement in qrels/{split}.tsv")
     digest = hashlib.sha256(corpus_file.read_bytes()).hexdigest()
     return Dataset(path, digest, corpus, queries, {q: qrels[q] for q in queries})
 
 
+def _text(value: Any) -> str:
+    """A title or text field: a string, or absent (null)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TypeError(f"a text field holds {type(value).__name__} {str(value)[:40]!r}")
+    return value.encode("utf-8", "replace").decode("utf-8")  # JSON may escape a lone surrogate
+
+
+# File names are at most 255 bytes; an id whose quoted form is longer is named by its hash.
+_MAX_NAME = 200
+
+
 def doc_filename(doc_id: str) -> str:
-    """A document id as a safe, reversible file name (never hidden, never a path)."""
-    name = quote(doc_id, safe="")
+    """A document id as a safe file name (never hidden, never a path, never too long);
+    :func:`doc_id` reverses it, except for ids too long to be a name (``#`` + a hash),
+    which the caller looks up in its corpus."""
+    name = quote(doc_id, safe="", errors="surrogatepass")
+    if len(name) > _MAX_NAME:
+        name = "%23" + hashlib.sha256(doc_id.encode("utf-8", "surrogatepass")).hexdigest()
     return ("%2E" + name[1:] if name.startswith(".") else name) + ".txt"
 
 
 def doc_id(path: str) -> str:
     """The document id of an indexed file (inverse of :func:`doc_filename`)."""
-    return unquote(path.rsplit("/", 1)[-1].removesuffix(".txt"))
+    return unquote(path.rsplit("/", 1)[-1].removesuffix(".txt"), errors="surrogatepass")
 
 

@@ -23,6 +23,7 @@ from ..indexing import sync
 from ..records import EvalReport, IndexReport, ModeResult, Progress
 from ..search import MODES, check_mode
 from ..settings import SHAPE, names, resolve
+from ..storage import open_private, private_dir
 from .beir import Dataset, doc_filename, doc_id, load_dataset
 from .metrics import score_runs
 
@@ -68,14 +69,24 @@ def prepare_index(
     shaping = shaping_settings(flags)
     root = (cache or defaults.cache_dir()) / f"{dataset.path.name}-{index_key(dataset, shaping)}"
     docs = root / DOCS_DIR
+    # The corpus may be private: its copy is owner-only (folders 0700, files 0600), and
+    # never written through a link or into someone else's folder.
+    root.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(root, owner_only=True)
+    private_dir(docs, owner_only=True)
     if not (docs / _COMPLETE).is_file():
-        docs.mkdir(parents=True, exist_ok=True)
         for did, (title, text) in dataset.corpus.items():
             body = f"{title}\n\n{text}" if title and text else title or text
-            (docs / doc_filename(did)).write_text(body + "\n", encoding="utf-8")
-        (docs / _COMPLETE).touch()
+            _write_private(docs / doc_filename(did), body + "\n")
+        _write_private(docs / _COMPLETE, "")
     report = sync(docs, on_progress=on_progress, embedder_factory=embedder_factory, **{**flags, **shaping})
     return docs, report
+
+
+def _write_private(path: Path, text: str) -> None:
+    with open(open_private(path), "w", encoding="utf-8", errors="replace") as fh:
+        fh.truncate()
+        fh.write(text)
 
 
 def evaluate(
@@ -98,6 +109,7 @@ def evaluate(
     if limit is not None and limit < 1:
         raise BadInputError("--limit must be at least 1")
     queries = list(dataset.queries.items())[:limit]
+    ids = {doc_filename(d): d for d in dataset.corpus}  # from file name back to id (long ids are hashed)
     results = []
     with Index(index_root, device=device, embedder_factory=embedder_factory) as index:
         index.load_model()  # before the clock starts
@@ -108,7 +120,7 @@ def evaluate(
                 if on_query:
                     on_query(mode, done, len(queries))
                 hits = index.query(text, top_k=101, mode=mode, query_prompt=query_prompt)
-                ranking = [doc_id(h.path) for h in hits]
+                ranking = [ids.get(h.path.rsplit("/", 1)[-1], doc_id(h.path)) for h in hits]
                 if ignore_identical_ids:
                     ranking = [d for d in ranking if d != qid]
                 runs[qid] = ranking[:100]

@@ -39,12 +39,14 @@ def plan(
     exclude: Sequence[str],
     max_file_size: int,
     follow_symlinks: bool = False,
+    within: str = "",
 ) -> Plan:
-    """Compare the folder with the catalog's file records without reading any file."""
+    """Compare the folder with the catalog's file records without reading any file;
+    with ``within`` (a folder relative to ``root``, ending in ``/``), only that folder's."""
     skipped: list[Skipped] = []
     to_read, unchanged, too_large = [], [], []
     seen: set[str] = set()
-    for entry in walk(root, include, exclude, skipped, follow_symlinks):
+    for entry in walk(root, include, exclude, skipped, follow_symlinks, within):
         seen.add(entry.path)
         rec = known.get(entry.path)
         same_stat = rec is not None and rec.same_stat(entry.size, entry.mtime_ns)
@@ -57,7 +59,7 @@ def plan(
             too_large.append(entry)
         else:
             to_read.append(entry)
-    removed = sorted(p for p in known if p not in seen)
+    removed = sorted(p for p in known if p not in seen and p.startswith(within))
     return Plan(to_read, unchanged, removed, too_large, skipped, known)
 
 

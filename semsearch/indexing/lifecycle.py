@@ -7,6 +7,7 @@ and ``--rebuild`` builds a new index beside the live one and swaps it in when do
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from collections.abc import Sequence
@@ -16,7 +17,15 @@ from typing import Any
 
 from .. import defaults
 from ..embedders import Embedder, EmbedderFactory, check_backend, default_factory, resolve_model
-from ..errors import BadInputError, NoTextFilesError, SemsearchError, SettingsMismatchError
+from ..errors import (
+    BadInputError,
+    CorruptIndexError,
+    NewerIndexError,
+    NoTextFilesError,
+    SemsearchError,
+    SettingsMismatchError,
+)
+from ..ignore import compile_globs
 from ..records import IndexReport, Skipped
 from ..settings import Settings, check_dimension, diff, resolve, with_
 from ..storage import (
@@ -26,10 +35,14 @@ from ..storage import (
     damaged_catalog_is_reported,
     exchange_folders,
     index_state,
+    not_ours,
+    stray_entries,
     writer_lock,
 )
 from .changes import plan
 from .writer import ProgressCallback, Writer
+
+log = logging.getLogger(__name__)
 
 
 def check_folder(root: Path) -> Path:
@@ -45,6 +58,7 @@ def check_folder(root: Path) -> Path:
 def sync(
     root: Path | str,
     *,
+    within: Path | str | None = None,
     rebuild: bool = False,
     on_progress: ProgressCallback | None = None,
     embedder_factory: EmbedderFactory | None = None,
@@ -54,6 +68,9 @@ def sync(
 
     Args:
         root: the folder of text files.
+        within: update only this folder under ``root`` (absolute, or relative to
+            ``root``): only it is walked, and only its files can be removed. The
+            index must exist.
         rebuild: build a fresh index from the files and swap it in when complete.
         on_progress: called as files are read and passages embedded.
         embedder_factory: makes the embedder from the resolved model (tests).
@@ -73,15 +90,21 @@ def sync(
     root = check_folder(Path(root))
     _check_flags(flags)
     index_dir = root / defaults.INDEX_DIR_NAME
+    folder = _folder_within(root, within, rebuild, index_dir)
     check_index_location(index_dir, building_dir(root))  # never written through a link, nor into another's folder
-    if index_state(index_dir) != "absent" and not rebuild:
-        LocalStore.open(index_dir).close()  # a corrupt or foreign folder is reported, and left as it is
-    run = _Run(root, flags, on_progress, embedder_factory, started)
+    if index_state(index_dir) != "absent":
+        # A corrupt or foreign folder is reported, and left as it is; --rebuild replaces
+        # only a folder that is recognisably semsearch's, made by this version or an older one.
+        if rebuild:
+            _check_replaceable(index_dir)
+        else:
+            LocalStore.open(index_dir).close()
+    run = _Run(root, flags, on_progress, embedder_factory, started, folder)
     with writer_lock(index_dir), damaged_catalog_is_reported(index_dir):
         state = index_state(index_dir)  # looked at again: another writer may have just finished
         shutil.rmtree(building_dir(root), ignore_errors=True)  # left by a rebuild that was killed
         try:
-            if rebuild or state == "absent":
+            if rebuild or (state == "absent" and not folder):
                 return run.build(index_dir, replacing=state != "absent")
             with LocalStore.open(index_dir) as store:
                 return run.update(store)
@@ -91,6 +114,23 @@ def sync(
             raise
 
 
+def _folder_within(root: Path, within: Path | str | None, rebuild: bool, index_dir: Path) -> str:
+    """``within`` as a folder relative to ``root`` ending in ``/`` ("" for the whole of it)."""
+    if within is None:
+        return ""
+    folder = check_folder(root / within)
+    if not folder.is_relative_to(root):
+        raise BadInputError(f"{folder} is not inside {root}; give a folder under the indexed one")
+    rel = folder.relative_to(root).as_posix()
+    if rel == ".":
+        return ""
+    if rebuild:
+        raise BadInputError(f"--rebuild remakes the whole index of {root}: run `semsearch index {root} --rebuild`")
+    if index_state(index_dir) != "present":
+        raise BadInputError(f"no index in {root} to update {rel}/ in; run `semsearch index {root}` first")
+    return rel + "/"
+
+
 def _check_flags(flags: dict[str, Any]) -> None:
     if flags.get("batch_size") is not None and flags["batch_size"] < 1:
         raise BadInputError("--batch-size must be at least 1")
@@ -98,14 +138,17 @@ def _check_flags(flags: dict[str, Any]) -> None:
         raise BadInputError("--max-file-size must be at least 1 byte")
     if flags.get("backend") is not None:
         check_backend(flags["backend"])
+    for option in ("include", "exclude"):  # before a bad glob could be remembered
+        compile_globs(flags.get(option) or (), f"--{option}")
 
 
 class _Run:
     """One ``sync`` call: what was asked, and how to get the model."""
 
     def __init__(self, root: Path, flags: dict[str, Any], on_progress: ProgressCallback | None,
-                 factory: EmbedderFactory | None, started: float) -> None:
+                 factory: EmbedderFactory | None, started: float, within: str = "") -> None:
         self.root = root
+        self.within = within
         self.flags = flags
         self.on_progress = on_progress
         self.factory = factory
@@ -163,7 +206,7 @@ class _Run:
         if mismatched:
             raise SettingsMismatchError(_mismatch_message(mismatched[0], settings, recorded, self.root,
                                                           self.flags.get("model")))
-        report = IndexReport(self.root, recorded.model, recorded.backend)
+        report = IndexReport(self.root, recorded.model, recorded.backend, within=self.within)
         loaded: list[Embedder] = []
 
         def embedder() -> Embedder:
@@ -178,9 +221,12 @@ class _Run:
             with store.catalog.transaction():
                 store.catalog.set_settings(settings)
         work = plan(self.root, store.catalog.files(), settings.include, settings.exclude, settings.max_file_size,
-                    settings.follow_symlinks)
+                    settings.follow_symlinks, self.within)
         Writer(store.catalog, work, report, embedder, settings.max_file_size, self.on_progress).run()
-        if not store.vectors_current():
+        problem = store.vectors_problem()  # the whole file against its checksum
+        if problem is not None:
+            if store.vectors_current():
+                log.warning("%s was damaged (%s); rewrote it from the catalog", defaults.FAISS_NAME, problem)
             store.write_vectors()
         self._finish(report, store)
         return report
@@ -202,11 +248,26 @@ def _mismatch_message(name: str, wanted: Settings, recorded: Settings, root: Pat
     return f"this index uses --{name.replace('_', '-')} {getattr(recorded, name)}; to change it, {fix}"
 
 
+def _check_replaceable(index_dir: Path) -> None:
+    """Raise unless ``--rebuild`` may replace ``index_dir`` (and so delete what it holds).
+
+    Raises:
+        CorruptIndexError: it holds files semsearch did not make.
+        NewerIndexError: a newer semsearch made it.
+    """
+    strays = stray_entries(index_dir)
+    if strays:
+        raise CorruptIndexError(not_ours(index_dir, strays))
+    _readable_settings(index_dir)
+
+
 def _readable_settings(index_dir: Path) -> Settings | None:
     """The settings of the index being replaced, if it can still be read."""
     try:
         with LocalStore.open(index_dir) as store:
             return store.catalog.settings
+    except NewerIndexError:
+        raise
     except SemsearchError:
         return None
 

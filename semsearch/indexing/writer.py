@@ -3,7 +3,8 @@
 Embedded passages are committed every ``defaults.COMMIT_EVERY`` passages: an
 interrupted run keeps what it finished, never half a batch, and the next run
 resumes from there. A file whose stat changed but whose content did not (same
-digest) is not re-embedded.
+digest) is not re-embedded, nor is content the catalog still holds (a copy, a move,
+a file a filter left out and lets back in): its stored passages are reused.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import numpy as np
 
 from .. import defaults
 from ..chunking import Chunk, chunk_text
-from ..corpus import Document, FileEntry, digest_bytes, read_document
+from ..corpus import Document, FileEntry, digest_bytes, read_document, read_file
 from ..embedders import Embedder
-from ..records import IndexReport, Progress, Skipped, SkipReason
+from ..records import IndexReport, Progress, Skipped
 from ..storage import Catalog, NewPassage
 from .changes import Plan, too_large
 
@@ -50,6 +51,7 @@ class Writer:
         self.report = report
         self._embedder = get_embedder
         self._on_progress = on_progress
+        self._max_file_size = max_file_size
         # What the next commit holds.
         self._pending: list[tuple[Document, list[Chunk]]] = []
         self._pending_passages = 0
@@ -58,6 +60,11 @@ class Writer:
             (e, "", too_large(e, max_file_size)) for e in work.too_large
         ]
         self._gone = list(work.removed)
+        # Content the catalog already holds (a copy, a move, a file back from a filter): stored passages.
+        self._reused: list[tuple[FileEntry, str, list[NewPassage]]] = []
+        self._reused_passages = 0
+        self._bytes_total = sum(e.size for e in work.to_read)
+        self._bytes_done = 0
 
     def run(self) -> None:
         """Do the whole plan; what is committed stays committed if this is interrupted."""
@@ -76,35 +83,43 @@ class Writer:
             self._progress(done, entry.path)
             done += 1
             self._read(entry)
-            if self._pending_passages >= defaults.COMMIT_EVERY:
+            self._bytes_done += entry.size
+            if self._pending_passages >= defaults.COMMIT_EVERY or self._reused_passages >= 16 * defaults.COMMIT_EVERY:
                 self._commit()
         report.removed = sorted(self._gone)
-        if self._pending or self._touched or self._gone or self._to_skip:
+        if self._pending or self._touched or self._gone or self._to_skip or self._reused:
             self._commit(final=True)
         self._progress(done)
 
     def _progress(self, done: int, current: str = "") -> None:
         if self._on_progress:
-            self._on_progress(Progress(done, len(self.work.to_read), self.report.passages_embedded, current))
+            embedded = self.report.passages_embedded
+            self._on_progress(Progress(done, len(self.work.to_read), embedded, current, self._bytes_done,
+                                       self._bytes_total, embedded + self._pending_passages))
 
     def _read(self, entry: FileEntry) -> None:
         """Read one file and queue what it needs: nothing, a new stat, a skip, or passages."""
         rec = self.work.known.get(entry.path)
-        try:
-            data = entry.abspath.read_bytes()
-        except OSError as exc:  # may be passing (permissions, a file being replaced): not remembered
-            self.report.skipped.append(Skipped(entry.path, SkipReason.UNREADABLE, str(exc.strerror or exc)))
+        data = read_file(entry, self._max_file_size)  # never more than the limit, even if it grew since the walk
+        if isinstance(data, Skipped):  # may be passing (permissions, a file being replaced): not remembered
+            self.report.skipped.append(data)
             if rec is not None:
                 self._gone.append(entry.path)
             return
-        if rec is not None and rec.skipped is None and rec.digest == digest_bytes(data):
+        digest = digest_bytes(data)
+        if rec is not None and rec.skipped is None and rec.digest == digest:
             self._touched.append(entry)  # same content, new stat: nothing to embed
             self.report.unchanged += 1
+            return
+        stored = self.catalog.stored_passages(digest)
+        if stored is not None:
+            self._reused.append((entry, digest, stored))
+            self._reused_passages += len(stored)
             return
         doc = read_document(entry, data)
         if isinstance(doc, Skipped):
             self.report.skipped.append(doc)
-            self._to_skip.append((entry, digest_bytes(data), doc))
+            self._to_skip.append((entry, digest, doc))
             return
         settings = self.catalog.settings
         chunks = chunk_text(doc.text, self._embedder().token_spans, settings.chunk_tokens or defaults.CHUNK_TOKENS,
@@ -119,6 +134,7 @@ class Writer:
         vectors = (self._embedder().embed_documents(texts) if texts
                    else np.zeros((0, catalog.settings.dimension), np.float32))
         with catalog.transaction():
+            catalog.prepare_reuse()
             offset = 0
             for doc, chunks in self._pending:
                 passages = [NewPassage(c.start_line, c.end_line, c.text, vectors[offset + i])
@@ -127,15 +143,24 @@ class Writer:
                 offset += len(chunks)
                 was_indexed = doc.path in known and known[doc.path].skipped is None
                 (report.updated if was_indexed else report.added).append(doc.path)
+            for entry, digest, passages in self._reused:
+                catalog.put_file(entry.path, entry.size, entry.mtime_ns, digest, passages)
+                catalog.unretire(digest)
+                was_indexed = entry.path in known and known[entry.path].skipped is None
+                (report.updated if was_indexed else report.added).append(entry.path)
+                report.passages_reused += len(passages)
             for entry, digest, skip in self._to_skip:
                 catalog.put_skipped(entry.path, entry.size, entry.mtime_ns, digest, skip.reason)
             for entry in self._touched:
                 catalog.touch_file(entry.path, entry.size, entry.mtime_ns)
             if final:
                 for path in self._gone:
-                    catalog.delete_file(path)
+                    catalog.retire_file(path)  # kept a while: the same content back costs no embedding
+                catalog.purge_retired(keep=catalog.count_passages())
         report.passages_embedded += len(texts)
         self._pending_passages = 0
+        self._reused_passages = 0
+        self._reused.clear()
         self._pending.clear()
         self._to_skip.clear()
         self._touched.clear()

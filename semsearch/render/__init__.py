@@ -1,6 +1,6 @@
 """Output: for people (Rich tables, summaries, progress on a terminal) and for machines
-(json, jsonl, tsv, csv, paths on stdout, from the records' ``to_dict()``). Each ``show_*``
-takes a record and a format: the commands never choose between renderers themselves.
+(json, jsonl, tsv, csv, paths, vimgrep on stdout, from the records' ``to_dict()``). Each
+``show_*`` takes a record and a format: the commands never choose between renderers themselves.
 """
 
 from __future__ import annotations
@@ -9,22 +9,35 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
+from ..errors import BadInputError
 from ..records import EvalReport, IndexInfo, IndexReport
-from . import human, machine
-from .console import MACHINE_FORMATS, Format, choose_format, error, notice, stderr_console, stdout_console
-from .machine import ResultSet
+from . import human, machine, table
+from .console import MACHINE_FORMATS, Format, choose_format, error, notice, safe, stderr_console, stdout_console
+from .context import write_context
+from .machine import PathShown, ResultSet
 from .progress import EvalProgressBar, IndexProgressBar
+from .table import Around
 
-__all__ = ["EvalProgressBar", "Format", "IndexProgressBar", "ResultSet", "choose_format", "error", "notice",
-           "show_eval", "show_info", "show_report", "show_results", "stderr_console", "stdout_console"]
+__all__ = ["Around", "EvalProgressBar", "Format", "IndexProgressBar", "PathShown", "ResultSet", "choose_format",
+           "error", "notice", "safe", "show_eval", "show_info", "show_report", "show_results", "stderr_console",
+           "stdout_console", "write_context"]
 
 
-def show_results(results: Sequence[ResultSet], fmt: Format, out: Console) -> None:
-    """Result sets: tables for people, the rest as plain data."""
+def show_results(results: Sequence[ResultSet], fmt: Format, out: Console, *, paths: PathShown | None = None,
+                 null: bool = False, query: str | None = None, around: Around | None = None) -> None:
+    """Result sets: tables for people, the rest as plain data.
+
+    Args:
+        paths: how paths are shown (default: relative to the index root, as the library gives them).
+        null: end each path with NUL instead of a newline (``--format paths``).
+        query: the single query's text, to highlight its words in the table.
+        around: the lines before and after a hit in its file (``-C``; the table only).
+    """
     if fmt is Format.table:
-        human.print_results(results, out)
+        shown = [(q, paths.shown(hits) if paths is not None else hits) for q, hits in results]
+        table.print_results(shown, out, query=query, around=around)
     else:
-        machine.write_results(results, fmt)
+        machine.write_results(results, fmt, paths, null)
 
 
 def show_report(report: IndexReport, fmt: Format, out: Console) -> None:
@@ -36,13 +49,15 @@ def show_report(report: IndexReport, fmt: Format, out: Console) -> None:
 
 
 def show_info(info: IndexInfo, fmt: Format, out: Console) -> None:
-    """``semsearch info``: a key/value table, one JSON object, or key-TAB-value lines."""
+    """``semsearch info``: a key/value table, one JSON object, or key/value lines (TSV, CSV)."""
     if fmt in MACHINE_FORMATS:
         machine.write_json(info.to_dict(), fmt)
     elif fmt is Format.table:
         human.print_info(info, out)
+    elif fmt in (Format.tsv, Format.csv):
+        machine.write_pairs(info.to_dict(), fmt)
     else:
-        machine.write_pairs(info.to_dict())
+        raise BadInputError(f"info has no {fmt.value} format; use table, json, jsonl, tsv or csv")
 
 
 def show_eval(report: EvalReport, fmt: Format, out: Console) -> None:

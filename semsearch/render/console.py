@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from enum import Enum
 
 from rich.console import Console
-from rich.text import Text
+
+from .escape import terminal_text, visible
 
 
 class Format(str, Enum):
@@ -15,9 +17,21 @@ class Format(str, Enum):
     tsv = "tsv"
     csv = "csv"
     paths = "paths"
+    vimgrep = "vimgrep"
+    context = "context"  # query only: the best passages as one block for a language model
 
 
 MACHINE_FORMATS = (Format.json, Format.jsonl)
+
+def safe(text: str) -> str:
+    """``text`` with every control character (but newline and tab) shown as an escape, ``\\x1b``."""
+    return visible(text, keep_lines=True)
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # Rich exits 1 here, which means "nothing found"; the command line ends quietly instead.
+        raise BrokenPipeError
 
 
 def choose_format(requested: Format | None, console: Console) -> Format:
@@ -27,19 +41,24 @@ def choose_format(requested: Format | None, console: Console) -> Format:
     return Format.table if console.is_terminal else Format.tsv
 
 
+def _colour() -> dict[str, object]:
+    """NO_COLOR (https://no-color.org) set to anything: no escape codes at all, not even bold."""
+    return {"color_system": None} if os.environ.get("NO_COLOR") else {}
+
+
 def stdout_console() -> Console:
-    return Console(soft_wrap=False, highlight=False)
+    return _Console(soft_wrap=False, highlight=False, **_colour())  # type: ignore[arg-type]
 
 
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False)
+    return _Console(stderr=True, highlight=False, **_colour())  # type: ignore[arg-type]
 
 
 def error(console: Console, message: str) -> None:
-    """One line on stderr, no markup interpretation."""
-    console.print(Text(f"semsearch: error: {message}", style="red"), soft_wrap=True)
+    """One line on stderr, no markup interpretation, control characters (newlines too) visible."""
+    console.print(terminal_text(f"semsearch: error: {message}", style="red"), soft_wrap=True)
 
 
 def notice(console: Console, message: str) -> None:
-    """A notice (not an error): one line on stderr, no markup interpretation."""
-    console.print(Text(f"semsearch: {message}", style="yellow"), soft_wrap=True)
+    """A notice (not an error): one line on stderr, no markup interpretation, control characters visible."""
+    console.print(terminal_text(f"semsearch: {message}", style="yellow"), soft_wrap=True)

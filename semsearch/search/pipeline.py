@@ -53,6 +53,10 @@ def check_query(text: str, options: QueryOptions) -> None:
     options.check()
     if not text.strip():
         raise BadInputError("the query is empty; say what you are looking for")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that were not UTF-8 (argv or a file, decoded with surrogate escapes)
+        raise BadInputError("the query is not valid UTF-8 text; give it in UTF-8") from None
 
 
 def run_query(

@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 
 import numpy as np
 
-from ..corpus import compile_globs
+from ..ignore import compile_globs
 from ..storage import Catalog, VectorIndex
 from .fuse import Ranked, fuse
 

@@ -1,6 +1,7 @@
 """Files like a given file or text: ``similar``.
 
-A file is represented by the normalised mean of its passages' vectors; results are the
+A file or text is represented by the normalised mean of its passages' vectors (see
+:mod:`.sources`: stored ones for a file indexed unchanged, else embedded now); results are the
 files whose vectors are closest (cosine), each shown with its passage closest to the source.
 """
 
@@ -12,13 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import defaults
-from ..chunking import chunk_text
-from ..corpus import FileEntry, compile_globs, read_document
-from ..embedders import Embedder, mean_vector
-from ..errors import BadInputError
-from ..records import Hit, Skipped
+from ..embedders import Embedder
+from ..ignore import compile_globs
+from ..records import Hit
 from ..storage import Catalog
 from .pipeline import check_limits
+from .sources import file_source, text_source
 
 
 def similar_to_file(
@@ -34,26 +34,9 @@ def similar_to_file(
 
     An indexed, unchanged file uses its stored vectors; any other text file is embedded now.
     """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise BadInputError(f"{path} is not a file; give a text file, or - to read text from stdin")
-    absolute = path.resolve()
-    try:
-        rel: str | None = absolute.relative_to(catalog.root).as_posix()
-    except ValueError:
-        rel = None
-    paths, centroids = catalog.centroids()
-    stat = absolute.stat()
-    record = catalog.file(rel) if rel in paths else None
-    if rel is not None and record is not None and record.same_stat(stat.st_size, stat.st_mtime_ns):
-        vector = centroids[paths.index(rel)]
-    else:
-        doc = read_document(FileEntry(rel or str(absolute), absolute, stat.st_size, stat.st_mtime_ns))
-        if isinstance(doc, Skipped):
-            raise BadInputError(f"{path} cannot be compared: {doc.reason}")
-        vector = text_vector(doc.text, catalog, embedder(), str(path))
-    return rank_files(vector, catalog, paths, centroids, exclude=rel, top_k=top_k, min_score=min_score,
-                      path_glob=path_glob)
+    source = file_source(Path(path), embedder, catalog.settings, catalog)
+    return rank_files(source.vector, catalog, *catalog.centroids(), exclude=source.rel, top_k=top_k,
+                      min_score=min_score, path_glob=path_glob)
 
 
 def similar_to_text(
@@ -66,18 +49,9 @@ def similar_to_text(
     path_glob: Sequence[str] = (),
 ) -> list[Hit]:
     """Files most like a piece of text."""
-    vector = text_vector(text, catalog, embedder(), "the text")
+    vector = text_source(text, embedder(), catalog.settings).vector
     return rank_files(vector, catalog, *catalog.centroids(), exclude=None, top_k=top_k, min_score=min_score,
                       path_glob=path_glob)
-
-
-def text_vector(text: str, catalog: Catalog, embedder: Embedder, what: str) -> np.ndarray:
-    """The mean vector of ``text``'s passages, chunked as the index chunks."""
-    settings = catalog.settings
-    chunks = chunk_text(text, embedder.token_spans, settings.chunk_tokens or defaults.CHUNK_TOKENS, settings.overlap)
-    if not chunks:
-        raise BadInputError(f"{what} is empty; there is nothing to compare")
-    return mean_vector(embedder.embed_documents([c.text for c in chunks]))
 
 
 def rank_files(

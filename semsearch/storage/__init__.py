@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from .base import Catalog, FileRecord, NewPassage, PassageRecord, VectorIndex
 from .catalog import SqliteCatalog
-from .layout import building_dir, exchange_folders, find_index_dir, index_state, writer_lock
+from .layout import (
+    building_dir,
+    enclosing_root,
+    exchange_folders,
+    find_index_dir,
+    index_state,
+    stray_entries,
+    writer_lock,
+)
 from .local import LocalStore
 from .safety import check_index_location, open_private, private_dir
-from .sqlite import damaged_catalog_is_reported, fts_query
+from .sqlite import damaged_catalog_is_reported, fts_query, not_ours
 
 __all__ = [
     "Catalog", "FileRecord", "LocalStore", "NewPassage", "PassageRecord", "SqliteCatalog", "VectorIndex",
-    "building_dir", "check_index_location", "damaged_catalog_is_reported", "exchange_folders", "find_index_dir",
-    "fts_query", "index_state", "open_private", "private_dir", "writer_lock",
+    "building_dir", "check_index_location", "damaged_catalog_is_reported", "enclosing_root", "exchange_folders",
+    "find_index_dir", "fts_query", "index_state", "not_ours", "open_private", "private_dir", "stray_entries",
+    "writer_lock",
 ]

@@ -15,28 +15,35 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..defaults import CATALOG_NAME, SCHEMA_VERSION
-from ..embedders.base import mean_vector
 from ..errors import CorruptIndexError, IndexNotFoundError
 from ..settings import Settings
-from .base import FileRecord, NewPassage, PassageRecord
+from .base import FileRecord, PassageRecord
+from .catalog_writes import CatalogWrites
 from .layout import CREATING, index_state
+from .retired import RETIRED_SCHEMA, RetiredPassages
 from .safety import open_private, private_dir
-from .sqlite import FILE_COLUMNS, SCHEMA, fts_query, rebuild_hint
+from .sqlite import (
+    FILE_COLUMNS,
+    SCHEMA,
+    check_readable,
+    file_record,
+    fts_query,
+    name_param,
+    name_value,
+    passage_record,
+    rebuild_hint,
+    schema_error,
+)
 
 
-def _blob(vector: np.ndarray) -> bytes:
-    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
-
-
-class SqliteCatalog:
+class SqliteCatalog(CatalogWrites, RetiredPassages):
     """An open catalog. Use :meth:`create` or :meth:`open`, then :meth:`close`."""
 
     def __init__(self, index_dir: Path, conn: sqlite3.Connection, snapshot: bool = False) -> None:
@@ -75,7 +82,7 @@ class SqliteCatalog:
         os.close(open_private(tmp, new=True))  # SQLite gives its -wal and -shm files the catalog's mode
         conn = cls._connect(tmp)
         conn.execute("PRAGMA journal_mode = WAL")  # recorded in the file: readers never block the writer
-        conn.executescript(SCHEMA)
+        conn.executescript(SCHEMA + RETIRED_SCHEMA)
         now = str(time.time())
         meta = {
             "schema_version": str(SCHEMA_VERSION),
@@ -83,7 +90,8 @@ class SqliteCatalog:
             # Counted from the clock, so a replacement catalog never shares a generation
             # with the vectors.faiss of the index it replaces.
             "generation": str(time.time_ns()),
-            "created": now, "updated": now,
+            "created": now,
+            "updated": now,
         }
         conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
         conn.close()
@@ -104,6 +112,7 @@ class SqliteCatalog:
             CorruptIndexError: the catalog is unreadable, foreign, or from another schema version.
         """
         catalog = index_dir / CATALOG_NAME
+        check_readable(index_dir)
         rebuild = rebuild_hint(index_dir)
         if not catalog.is_file():
             if index_state(index_dir) == "foreign":
@@ -118,15 +127,25 @@ class SqliteCatalog:
             raise CorruptIndexError(f"index catalog {catalog} is unreadable ({exc}); {rebuild}") from exc
         if version is None or version[0] != str(SCHEMA_VERSION):
             conn.close()
-            found = "none" if version is None else version[0]
-            raise CorruptIndexError(
-                f"index at {index_dir} has schema version {found}, this semsearch reads {SCHEMA_VERSION}; {rebuild}"
-            )
+            raise schema_error(index_dir, None if version is None else version[0])
         try:
             return cls(index_dir, conn, snapshot)
+        except CorruptIndexError:
+            conn.close()
+            raise
         except (sqlite3.DatabaseError, KeyError, ValueError, TypeError) as exc:
             conn.close()
             raise CorruptIndexError(f"index catalog {catalog} is damaged ({exc}); {rebuild}") from exc
+
+    def check_integrity(self) -> None:
+        """Read every page of the catalog (SQLite's quick_check).
+
+        Raises:
+            CorruptIndexError: it found damage.
+        """
+        rows = self._rows("PRAGMA quick_check")
+        if [tuple(r) for r in rows] != [("ok",)]:
+            raise self.damaged("; ".join(str(r[0]) for r in rows[:3]))
 
     def refresh(self) -> bool:
         """Move a snapshot reader to the latest commit; True if the catalog changed."""
@@ -150,31 +169,49 @@ class SqliteCatalog:
 
     # -- meta ----------------------------------------------------------------
 
-    def _meta(self, key: str) -> str:
+    def _meta(self, key: str, kind: type = str) -> Any:
         rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
         if not rows:
-            raise KeyError(f"meta key {key!r} missing")
-        return str(rows[0][0])
+            raise self.damaged(f"meta key {key!r} missing")
+        try:
+            return kind(rows[0][0])
+        except (TypeError, ValueError) as exc:
+            raise self.damaged(f"meta {key} is {str(rows[0][0])[:40]!r}") from exc
+
+    def damaged(self, what: str) -> CorruptIndexError:
+        """The error for a catalog found damaged (``what``), with the advice that fits."""
+        return CorruptIndexError(f"index catalog {self.index_dir / CATALOG_NAME} is damaged ({what}); "
+                                 f"{rebuild_hint(self.index_dir)}")
 
     def _read_settings(self) -> Settings:
-        return Settings.from_record(json.loads(self._meta("settings")))
+        try:
+            return Settings.from_record(json.loads(self._meta("settings")))
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise self.damaged(f"its settings: {exc}") from exc
 
     @property
     def generation(self) -> int:
-        return int(self._meta("generation"))
+        return int(self._meta("generation", int))
 
     @property
     def created(self) -> float:
-        return float(self._meta("created"))
+        return float(self._meta("created", float))
 
     @property
     def updated(self) -> float:
-        return float(self._meta("updated"))
+        return float(self._meta("updated", float))
 
-    def set_settings(self, settings: Settings) -> None:
-        """Record new settings (inside a transaction): the filters later runs reuse."""
-        self._conn.execute("UPDATE meta SET value = ? WHERE key = 'settings'", (json.dumps(settings.to_record()),))
-        self.settings = Settings.from_record(settings.to_record())
+    def _file(self, row: Sequence[Any]) -> FileRecord:
+        try:
+            return file_record(row)
+        except TypeError as exc:
+            raise self.damaged(f"a file record: {exc}") from exc
+
+    def _passage(self, row: Sequence[Any]) -> PassageRecord:
+        try:
+            return passage_record(row)
+        except TypeError as exc:
+            raise self.damaged(f"a passage record: {exc}") from exc
 
     # -- reading (each call under the lock: one connection serves every thread) --
 
@@ -191,12 +228,13 @@ class SqliteCatalog:
         return rows
 
     def files(self) -> dict[str, FileRecord]:
-        return {r[1]: FileRecord(*r) for r in self._rows(f"SELECT {FILE_COLUMNS} FROM files")}
+        records = (self._file(r) for r in self._rows(f"SELECT {FILE_COLUMNS} FROM files"))
+        return {r.path: r for r in records}
 
     def file(self, path: str) -> FileRecord | None:
         """One file's record, or None if the catalog does not know it."""
-        rows = self._rows(f"SELECT {FILE_COLUMNS} FROM files WHERE path = ?", (path,))
-        return FileRecord(*rows[0]) if rows else None
+        rows = self._rows(f"SELECT {FILE_COLUMNS} FROM files WHERE path = ?", (name_param(path),))
+        return self._file(rows[0]) if rows else None
 
     def count_files(self) -> int:
         """Files indexed (skipped ones not counted)."""
@@ -206,18 +244,28 @@ class SqliteCatalog:
         return int(self._rows("SELECT count(*) FROM chunks")[0][0])
 
     def disk_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.index_dir.iterdir() if p.is_file())
+        """The index folder's size: its regular files (one an ``index`` run renames or
+        deletes meanwhile is not counted)."""
+        total = 0
+        with os.scandir(self.index_dir) as entries:
+            for entry in entries:
+                try:
+                    if entry.is_file(follow_symlinks=False):
+                        total += entry.stat(follow_symlinks=False).st_size
+                except FileNotFoundError:
+                    continue
+        return total
 
     def passages(self, ids: Sequence[int]) -> dict[int, PassageRecord]:
         """Passages by id (ids not found are absent from the result)."""
         rows = self._in_batches("SELECT c.id, f.path, c.ordinal, c.start_line, c.end_line, c.text FROM chunks c "
                                 "JOIN files f ON f.id = c.file_id WHERE c.id IN ({})", [int(i) for i in ids])
-        return {r[0]: PassageRecord(*r) for r in rows}
+        return {r[0]: self._passage(r) for r in rows}
 
     def passage_ids(self, paths: Iterable[str]) -> list[int]:
         """The ids of every passage of these files."""
         rows = self._in_batches("SELECT c.id FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path IN ({})",
-                                list(paths))
+                                [name_param(p) for p in paths])
         return [r[0] for r in rows]
 
     def lexical(self, text: str, limit: int, allowed: Collection[int] | None = None) -> list[tuple[int, float]]:
@@ -235,13 +283,18 @@ class SqliteCatalog:
     def file_vectors(self, path: str) -> tuple[list[int], np.ndarray]:
         """The passage ids and vectors of one indexed file (empty if it has none)."""
         rows = self._rows("SELECT c.id, c.vector FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path = ? "
-                          "ORDER BY c.ordinal", (path,))
+                          "ORDER BY c.ordinal", (name_param(path),))
         return [r[0] for r in rows], self._matrix(r[1] for r in rows)
 
     def centroids(self) -> tuple[list[str], np.ndarray]:
         """Every file that has passages, with its unit-length mean passage vector."""
         rows = self._rows("SELECT path, centroid FROM files WHERE centroid IS NOT NULL ORDER BY path")
-        return [r[0] for r in rows], self._matrix(r[1] for r in rows)
+        return [name_value(r[0]) for r in rows], self._matrix(r[1] for r in rows)
+
+    def passage_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored vectors of these passages, by id (ids not found are absent)."""
+        rows = self._in_batches("SELECT id, vector FROM chunks WHERE id IN ({})", [int(i) for i in ids])
+        return dict(zip((r[0] for r in rows), self._matrix(r[1] for r in rows), strict=True))
 
     def all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """Every passage's id and vector, by id."""
@@ -249,52 +302,12 @@ class SqliteCatalog:
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)), self._matrix(r[1] for r in rows)
 
     def _matrix(self, blobs: Iterable[bytes]) -> np.ndarray:
-        data = b"".join(blobs)
-        return np.frombuffer(data, dtype=np.float32).reshape(-1, self.settings.dimension)
-
-    # -- writing -------------------------------------------------------------
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """All writes inside commit together, with a new generation, or not at all."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-                self._conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
-                self._conn.execute("UPDATE meta SET value = ? WHERE key = 'updated'", (str(time.time()),))
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:  # Ctrl-C may land just after COMMIT returned
-                    self._conn.execute("ROLLBACK")
-                raise
-
-    def put_file(self, path: str, size: int, mtime_ns: int, digest: str, passages: Sequence[NewPassage]) -> None:
-        """Insert or replace a file and its passages (inside a transaction)."""
-        self.delete_file(path)
-        centroid = _blob(mean_vector(np.stack([p.vector for p in passages]))) if passages else None
-        cur = self._conn.execute(
-            "INSERT INTO files (path, size, mtime_ns, digest, centroid) VALUES (?, ?, ?, ?, ?)",
-            (path, size, mtime_ns, digest, centroid),
-        )
-        file_id = cur.lastrowid
-        self._conn.executemany(
-            "INSERT INTO chunks (file_id, ordinal, start_line, end_line, text, vector) VALUES (?, ?, ?, ?, ?, ?)",
-            [(file_id, i, p.start_line, p.end_line, p.text, _blob(p.vector)) for i, p in enumerate(passages)],
-        )
-
-    def put_skipped(self, path: str, size: int, mtime_ns: int, digest: str, reason: str) -> None:
-        """Remember a file that is not indexed, so an unchanged one costs only a stat (inside a transaction)."""
-        self.delete_file(path)
-        self._conn.execute(
-            "INSERT INTO files (path, size, mtime_ns, digest, skipped) VALUES (?, ?, ?, ?, ?)",
-            (path, size, mtime_ns, digest, reason),
-        )
-
-    def touch_file(self, path: str, size: int, mtime_ns: int) -> None:
-        """Record a new stat for a file whose content did not change (inside a transaction)."""
-        self._conn.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime_ns, path))
-
-    def delete_file(self, path: str) -> None:
-        """Forget a file and its passages (inside a transaction)."""
-        self._conn.execute("DELETE FROM files WHERE path = ?", (path,))
+        """Stored vectors as one matrix; a vector of the wrong size, or not finite, is damage."""
+        blobs = list(blobs)
+        size = 4 * self.settings.dimension
+        if any(not isinstance(b, bytes) or len(b) != size for b in blobs):
+            raise self.damaged(f"a stored vector is not {self.settings.dimension} float32 numbers")
+        matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(-1, self.settings.dimension)
+        if not np.isfinite(matrix).all():
+            raise self.damaged("a stored vector holds a number that is not finite")
+        return matrix

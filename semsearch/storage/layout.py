@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..defaults import CATALOG_NAME, INDEX_DIR_NAME, LOCK_NAME
+from ..defaults import CATALOG_NAME, FAISS_NAME, INDEX_DIR_NAME, LOCK_NAME
 from ..errors import IndexLockedError, IndexNotFoundError
 from .safety import check_own, open_private, private_dir
 
 CREATING = ".creating"  # suffix of a catalog being created (and of its -wal/-shm files)
+GITIGNORE = ".gitignore"  # in the index folder, holding "*": git leaves the index alone, as it does .pytest_cache
 
 
 def find_index_dir(start: Path) -> Path:
@@ -34,14 +36,39 @@ def find_index_dir(start: Path) -> Path:
     raise IndexNotFoundError(f"no index found at or above {start}; run `semsearch index PATH` first")
 
 
+def enclosing_root(folder: Path) -> Path | None:
+    """The nearest folder strictly above ``folder`` that holds an index, if any."""
+    for parent in Path(folder).expanduser().resolve().parents:
+        if index_state(parent / INDEX_DIR_NAME) == "present":
+            return parent
+    return None
+
+
 def index_state(index_dir: Path) -> str:
     """``present`` (a catalog is there), ``absent`` (nothing, or only our lock and
     leftovers of an interrupted creation), or ``foreign`` (something else is there)."""
     if (index_dir / CATALOG_NAME).is_file():
         return "present"
-    if not index_dir.is_dir() or all(p.name == LOCK_NAME or CREATING in p.name for p in index_dir.iterdir()):
+    if not index_dir.is_dir() or all(p.name in (LOCK_NAME, GITIGNORE) or CREATING in p.name
+                                     for p in index_dir.iterdir()):
         return "absent"
     return "foreign"
+
+
+def stray_entries(index_dir: Path) -> list[str]:
+    """The names in ``index_dir`` that semsearch does not make (sorted): a folder that holds
+    any is not recognisably ours, and is never replaced or deleted."""
+    try:
+        names = sorted(os.listdir(index_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [n for n in names if not _OURS.fullmatch(n)]
+
+
+# What semsearch makes in an index folder: the catalog and SQLite's files beside it, the
+# vectors, the lock, and the temporary files of a catalog or vectors being written.
+_OURS = re.compile(rf"(?:{re.escape(CATALOG_NAME)}(?:{re.escape(CREATING)})?(?:-wal|-shm|-journal)?"
+                   rf"|{re.escape(FAISS_NAME)}(?:\.\d+\.tmp)?|{re.escape(LOCK_NAME)})")
 
 
 def building_dir(root: Path) -> Path:
@@ -54,7 +81,8 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
     """Exclusive advisory lock on ``index_dir/lock``, which records the holder's pid.
 
     The OS releases the lock when its holder exits or is killed, so a lock left by a
-    dead process is simply taken over. ``index_dir`` is created if absent.
+    dead process is simply taken over. ``index_dir`` is created if absent, with a
+    ``.gitignore`` that keeps it out of git.
 
     Raises:
         IndexLockedError: another live process holds it.
@@ -63,6 +91,7 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
     import fcntl
 
     private_dir(index_dir)
+    ignored_by_git(index_dir)
     fd = open_private(index_dir / LOCK_NAME)
     try:
         try:
@@ -77,6 +106,48 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
         os.pwrite(fd, pid, 0)  # over the dead holder's pid, then cut what is left of it
         os.ftruncate(fd, len(pid))
         yield
+    finally:
+        os.close(fd)
+
+
+def running_writer(index_dir: Path) -> int | None:
+    """The pid of an ``index`` run writing this index now, if there seems to be one: the pid
+    its lock records, if that process is alive. Only looks: it never takes the lock (that
+    could make a starting writer fail), so a pid reused since is taken for a writer."""
+    try:
+        fd = os.open(index_dir / LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        pid = int(os.pread(fd, 32, 0).decode(errors="replace").strip() or 0)
+    except ValueError:
+        return None
+    finally:
+        os.close(fd)
+    if pid <= 0 or pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, someone else's
+    return pid
+
+
+def ignored_by_git(index_dir: Path) -> None:
+    """Put a ``.gitignore`` holding ``*`` in the index folder (as ``.pytest_cache`` and
+    ``.venv`` have), so that ``git add -A`` in a notes repository never commits the index:
+    it holds the text of every note. Written through :func:`open_private`, never through a link.
+
+    Raises:
+        UnsafeFolderError: the ``.gitignore`` there is a link, not a file, or someone else's.
+    """
+    fd = open_private(index_dir / GITIGNORE)
+    try:
+        if os.pread(fd, 16, 0) != b"*\n":
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, b"*\n", 0)
     finally:
         os.close(fd)
 

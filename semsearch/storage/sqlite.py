@@ -3,14 +3,18 @@ errors on a damaged file mean to the user."""
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from ..defaults import CATALOG_NAME
-from ..errors import CorruptIndexError
+from ..defaults import CATALOG_NAME, SCHEMA_VERSION
+from ..errors import CorruptIndexError, IndexUnreadableError, NewerIndexError
+from .base import FileRecord, PassageRecord
+from .layout import stray_entries
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -60,8 +64,118 @@ def fts_query(text: str) -> str | None:
     return " OR ".join(f'"{w}"' for w in unique) or None  # a word never holds a quote
 
 
+def name_param(path: str) -> str | bytes:
+    """A file name as the catalog stores it: as text, or, for a name whose bytes are not
+    UTF-8 (held in Python as surrogate escapes, which SQLite's TEXT cannot hold), as those
+    exact bytes in a BLOB. SQLite keeps a BLOB as a BLOB in a TEXT column, so both kinds
+    share the ``path`` column and no name is ever changed or merged with another."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
+def name_value(value: Any) -> str:
+    """The inverse of :func:`name_param`.
+
+    Raises:
+        TypeError: the stored value is not a name (a hand-edited catalog).
+    """
+    if isinstance(value, bytes):
+        return os.fsdecode(value)
+    if not isinstance(value, str):
+        raise TypeError(f"a file name is stored as {type(value).__name__} {value!r}")
+    return value
+
+
+def checked_row(row: Sequence[Any], kinds: Sequence[type | tuple[type, ...]], names: Sequence[str]) -> tuple[Any, ...]:
+    """``row`` with each value of the kind the schema promises (SQLite itself stores any
+    value in any column: a hand-edited catalog may hold text where a number belongs).
+
+    Raises:
+        TypeError: a value of another kind.
+    """
+    for value, kind, name in zip(row, kinds, names, strict=False):
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise TypeError(f"{name} is {type(value).__name__} {str(value)[:40]!r}")
+    return tuple(row)
+
+
+def check_readable(index_dir: Path) -> None:
+    """Raise unless the user may read the index folder and its catalog: a reader without
+    permission is told so, never that the index needs rebuilding.
+
+    Raises:
+        IndexUnreadableError: permission denied.
+    """
+    catalog = index_dir / CATALOG_NAME
+    try:
+        os.listdir(index_dir)
+        if os.path.isfile(catalog):
+            os.close(os.open(catalog, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
+    except FileNotFoundError:
+        return
+    except PermissionError as exc:
+        raise IndexUnreadableError(
+            f"cannot read {exc.filename or index_dir} "
+            f"({exc.strerror.lower() if exc.strerror else 'permission denied'}); "
+            f"ask its owner for read access (e.g. `chmod -R a+rX {index_dir}`), or run this as its owner"
+        ) from None
+
+
+def schema_error(index_dir: Path, found: str | None) -> CorruptIndexError:
+    """The error for a catalog of another schema version than this semsearch reads: an
+    older one is rebuilt; a newer one is never touched."""
+    if found is not None and found.isdigit() and int(found) > SCHEMA_VERSION:
+        return NewerIndexError(
+            f"the index at {index_dir} was made by a newer semsearch (schema {found}; this one reads "
+            f"{SCHEMA_VERSION}): upgrade semsearch to use it (this version will not change or rebuild it)"
+        )
+    return CorruptIndexError(f"index at {index_dir} has schema version {found or 'none'}, this semsearch reads "
+                             f"{SCHEMA_VERSION}; {rebuild_hint(index_dir)}")
+
+
+_FILE_KINDS = (int, (str, bytes), int, int, str, (str, type(None)))
+_PASSAGE_KINDS = (int, (str, bytes), int, int, int, str)
+_PASSAGE_COLUMNS = ("id", "path", "ordinal", "start_line", "end_line", "text")
+
+
+def file_record(row: Sequence[Any]) -> FileRecord:
+    """A ``files`` row (:data:`FILE_COLUMNS`) as a record, its name decoded.
+
+    Raises:
+        TypeError: a value of another kind than the schema's (a hand-edited catalog).
+    """
+    values = checked_row(row, _FILE_KINDS, FILE_COLUMNS.split(", "))
+    return FileRecord(values[0], name_value(values[1]), *values[2:])
+
+
+def passage_record(row: Sequence[Any]) -> PassageRecord:
+    """A passage row (:data:`_PASSAGE_COLUMNS`) as a record, its file's name decoded.
+
+    Raises:
+        TypeError: a value of another kind than the schema's.
+    """
+    values = checked_row(row, _PASSAGE_KINDS, _PASSAGE_COLUMNS)
+    return PassageRecord(values[0], name_value(values[1]), *values[2:])
+
+
 def rebuild_hint(index_dir: Path) -> str:
-    return f"rebuild it with `semsearch index {index_dir.parent} --rebuild`"
+    """What to do about an index that cannot be used: rebuild it, if the folder is
+    recognisably semsearch's; else (it holds files semsearch did not make) move it away,
+    since a rebuild replaces the folder and everything in it."""
+    strays = stray_entries(index_dir)
+    if not strays:
+        return f"rebuild it with `semsearch index {index_dir.parent} --rebuild`"
+    return not_ours(index_dir, strays)
+
+
+def not_ours(index_dir: Path, strays: Sequence[str]) -> str:
+    shown = ", ".join(strays[:3]) + (f" and {len(strays) - 3} more" if len(strays) > 3 else "")
+    return (f"{index_dir} also holds files semsearch did not make ({shown}), so semsearch will not replace or "
+            f"delete it: move it away (e.g. `mv {index_dir} {index_dir}.old`), then run `semsearch index "
+            f"{index_dir.parent}`")
 
 
 def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
