@@ -24,8 +24,8 @@ import json
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from semsearch import defaults
 from semsearch.embedders import load, resolve_model
@@ -48,7 +48,8 @@ def retrieve(
     with LocalStore.open(root / defaults.INDEX_DIR_NAME) as store:
         catalog = store.catalog
         if cached.is_file():
-            lists = {q: ([tuple(x) for x in d], [tuple(x) for x in lx]) for q, (d, lx) in json.loads(cached.read_text()).items()}
+            saved = json.loads(cached.read_text())
+            lists = {q: ([tuple(x) for x in d], [tuple(x) for x in lx]) for q, (d, lx) in saved.items()}
         else:
             embedder = load(resolve_model(model_id), catalog.settings.backend)
             index = store.vectors()

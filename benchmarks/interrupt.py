@@ -90,7 +90,8 @@ def main() -> None:
     table = "\n".join([
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()} with `python benchmarks/interrupt.py --docs {args.docs} --runs {args.runs} "
-        f"--write`: {args.docs} SciFact abstracts, real default model, Ctrl-C at a random moment after the first commit.",
+        f"--write`: {args.docs} SciFact abstracts, real default model, Ctrl-C at a random moment after the first "
+        "commit.",
         "",
         "| command | median stop | worst stop | exit codes |",
         "|---|---|---|---|",

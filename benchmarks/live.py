@@ -177,7 +177,8 @@ def bench_http(tmp: Path, sizes: list[int]) -> list[tuple[str, str, str]]:
         rows.append((f"warm HTTP query, {passages:,} passages (hybrid, top 10; 200 sequential)",
                      f"p50 {statistics.median(lat) * 1000:.1f} ms, p95 {percentile(lat, 0.95) * 1000:.1f} ms",
                      (f"cold `semsearch query` on the same index: {cold_med:.2f} s (median of 3: "
-                      + ", ".join(f"{c:.2f}" for c in cold) + f"), {cold_med / statistics.median(lat):.0f}× the warm p50")))
+                      + ", ".join(f"{c:.2f}" for c in cold)
+                      + f"), {cold_med / statistics.median(lat):.0f}× the warm p50")))
         rows.append((f"8 concurrent clients, {passages:,} passages ({clients * per_client} queries)",
                      f"{clients * per_client / wall:.1f} queries/s",
                      (f"p50 {statistics.median(concurrent_lat) * 1000:.0f} ms, p95 "

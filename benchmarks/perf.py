@@ -162,7 +162,8 @@ import numpy as np, faiss
 from semsearch.embedders import load as load_embedder, resolve_model
 sizes, backend = json.loads(sys.argv[1]), sys.argv[2]
 embedder = load_embedder(resolve_model('all-MiniLM-L6-v2'), backend)
-queries = [f"how do I {w} my {o}" for w in ("rotate", "back up", "fix", "plan", "clean") for o in ("logs", "disk", "trip", "garden", "budget", "bread")]
+queries = [f"how do I {w} my {o}" for w in ("rotate", "back up", "fix", "plan", "clean")
+           for o in ("logs", "disk", "trip", "garden", "budget", "bread")]
 rng = np.random.default_rng(0)
 out = []
 for n in sizes:
@@ -180,7 +181,8 @@ for n in sizes:
         lat.append(time.perf_counter() - t)
     t = time.perf_counter(); [embedder.embed_query(q) for q in queries]; enc = (time.perf_counter() - t) / len(queries)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    out.append([n, statistics.median(lat), sorted(lat)[int(0.95 * (len(lat) - 1))], enc, rss / 1024, (rss - rss0) / 1024])
+    p95 = sorted(lat)[int(0.95 * (len(lat) - 1))]
+    out.append([n, statistics.median(lat), p95, enc, rss / 1024, (rss - rss0) / 1024])
     del index
 print(json.dumps(out))
 """
@@ -205,7 +207,8 @@ def bench_quality() -> list[tuple[str, str, str]]:
         built = ("index reused from the cache" if report["index_reused"] else
                  f"index built at {report['passages_embedded'] / report['index_seconds']:.1f} passages/s "
                  f"({report['passages_embedded']} passages, {report['index_seconds']:.0f} s)")
-        rows.append((f"SciFact test, {backend} backend", f"nDCG@10 dense {ndcg['dense']:.4f}, hybrid {ndcg['hybrid']:.4f}",
+        rows.append((f"SciFact test, {backend} backend",
+                     f"nDCG@10 dense {ndcg['dense']:.4f}, hybrid {ndcg['hybrid']:.4f}",
                      f"dense {ndcg['dense'] - reference:+.4f} vs torch; {built}"))
     return rows
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 # A tokenizer, reduced to what chunking needs: the character span of every token.
 TokenSpans = Callable[[str], Sequence[tuple[int, int]]]

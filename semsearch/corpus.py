@@ -13,15 +13,15 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import pathspec
 
 from .defaults import INDEX_DIR_NAME, MAX_FILE_SIZE
 from .ignore import TooLargeError, compile_globs, read_bounded, read_ignore_spec
-from .records import SkipReason, Skipped
+from .records import Skipped, SkipReason
 
 # Formats that are never prose; skipping them by name saves reading them.
 BINARY_SUFFIXES = frozenset(
@@ -55,7 +55,10 @@ class Document:
     digest: str
 
 
-def _ignored(rel: str, specs: list[tuple[str, pathspec.GitIgnoreSpec]]) -> bool:
+_Specs = list[tuple[str, pathspec.GitIgnoreSpec]]  # (folder, its ignore rules), outermost first
+
+
+def _ignored(rel: str, specs: _Specs) -> bool:
     # The deepest ignore file that has an opinion wins, as in git.
     for base, spec in reversed(specs):
         result = spec.check_file(rel[len(base) :] if base else rel)
@@ -89,9 +92,7 @@ def walk(
     include_spec, exclude_spec = compile_globs(include, "--include"), compile_globs(exclude, "--exclude")
     note = skipped.append if skipped is not None else (lambda _s: None)
     walked: set[tuple[int, int]] = set()  # (device, inode) of every folder walked
-    Specs = list[tuple[str, pathspec.GitIgnoreSpec]]
-
-    def visit(directory: Path, rel_dir: str, specs: Specs) -> Iterator[FileEntry | tuple[Path, str, Specs]]:
+    def visit(directory: Path, rel_dir: str, specs: _Specs) -> Iterator[FileEntry | tuple[Path, str, _Specs]]:
         """One folder's files, and (as a tuple) each subfolder to walk at its place in the order."""
         try:
             st = directory.stat()
@@ -222,9 +223,10 @@ def read_document(entry: FileEntry, data: bytes | None = None, limit: int = MAX_
         limit: read at most this many bytes; a larger file is skipped.
     """
     if data is None:
-        data = read_file(entry, limit)
-        if isinstance(data, Skipped):
-            return data
+        read = read_file(entry, limit)
+        if isinstance(read, Skipped):
+            return read
+        data = read
     if looks_binary(data):
         return Skipped(entry.path, SkipReason.BINARY)
     text = decode(data)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Final
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 INDEX_DIR_NAME = ".semsearch"
@@ -43,7 +44,7 @@ PER_FILE = 1
 
 # How `query` ranks passages (dense, lexical or hybrid), and the weight of the dense
 # list in the hybrid mix, chosen by measurement on SciFact's train queries (BENCHMARKS.md).
-MODE = "hybrid"
+MODE: Final = "hybrid"
 HYBRID_DENSE_WEIGHT = 0.7
 
 # `query --format context`: the block's budget in tokens (the index model's tokenizer), and

@@ -15,9 +15,9 @@ loggers): a long-lived process (a server, a watcher) holds one and refreshes it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from . import defaults
 from .embedders import Embedder, EmbedderFactory, default_factory, resolve_model
@@ -240,7 +240,7 @@ class Index:
     def close(self) -> None:
         self.store.close()
 
-    def __enter__(self) -> "Index":
+    def __enter__(self) -> Index:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -21,6 +21,9 @@ from . import __version__, answers, defaults
 from .errors import SemsearchError
 from .live import LiveIndex
 from .passages import MAX_CHARS, MAX_LINES
+
+if TYPE_CHECKING:
+    import mcp_types
 
 ModeName = Literal["hybrid", "dense", "lexical"]
 
@@ -112,16 +115,16 @@ def create_server(live: LiveIndex) -> Any:
 
     async def call_tool(_ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         if params.name not in tools:
-            return _error(types, f"unknown tool {params.name!r}; the tools are {', '.join(tools)}")
+            return _error(f"unknown tool {params.name!r}; the tools are {', '.join(tools)}")
         _, model, run = tools[params.name]
         try:
             arguments = model.model_validate(params.arguments or {})
             data = await anyio.to_thread.run_sync(run, arguments)
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors())
-            return _error(types, f"invalid arguments for {params.name}: {problems}")
+            return _error(f"invalid arguments for {params.name}: {problems}")
         except SemsearchError as exc:
-            return _error(types, str(exc))
+            return _error(str(exc))
         text = json.dumps(data, ensure_ascii=False)
         return types.CallToolResult(content=[types.TextContent(type="text", text=text)], structured_content=data)
 
@@ -130,7 +133,9 @@ def create_server(live: LiveIndex) -> Any:
                   "`get_passage` for more context around a result; cite results as path:start_line-end_line.")
 
 
-def _error(types: Any, message: str) -> Any:
+def _error(message: str) -> mcp_types.CallToolResult:
+    import mcp_types as types
+
     return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
 
 

@@ -81,7 +81,8 @@ def read_passage(index: Index, path: str, start_line: int = 1, end_line: int | N
     if start_line > len(lines):
         raise BadInputError(f"{rel} has {len(lines)} lines; start_line {start_line} is past its end")
     last = min(end_line or len(lines), len(lines), start_line + MAX_LINES - 1)
-    chosen, size = [], 0
+    chosen: list[str] = []
+    size = 0
     for line in lines[start_line - 1 : last]:
         if size + len(line) + 1 > MAX_CHARS and chosen:
             break

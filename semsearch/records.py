@@ -43,7 +43,7 @@ class Skipped:
         return f"{kind} ({self.detail})" if self.detail else kind
 
     @classmethod
-    def parse(cls, path: str, reason: str) -> "Skipped":
+    def parse(cls, path: str, reason: str) -> Skipped:
         """The inverse of :attr:`reason` (the catalog stores the line)."""
         for kind in sorted(SkipReason, key=lambda k: -len(k.value)):
             if reason == kind.value:

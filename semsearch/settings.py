@@ -12,8 +12,9 @@ which environment variable sets it and what kind of setting it is:
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 from . import defaults
 from .errors import BadInputError
@@ -58,7 +59,7 @@ class Settings:
         return {_RECORD_NAMES.get(k, k): v for k, v in self.recorded().items()}
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> "Settings":
+    def from_record(cls, record: Mapping[str, Any]) -> Settings:
         """Settings as an index recorded them (the inverse of :meth:`to_record`).
 
         Raises:

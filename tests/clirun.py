@@ -100,7 +100,8 @@ def garden(parent: Path) -> Path:
 
     root = parent / "notes"
     files = {
-        "garden/pests/slugs.md": "# Slugs\n\nSlugs eating lettuce at night.\nUse beer traps.\n\nCopper tape works too.\n",
+        "garden/pests/slugs.md": "# Slugs\n\nSlugs eating lettuce at night.\nUse beer traps.\n\n"
+                                 "Copper tape works too.\n",
         "garden/compost.md": "# Compost\n\nKitchen scraps and fallen leaves make compost.\nTurn the heap monthly.\n",
         "kitchen/bread.md": "# Bread\n\nFlour, water, yeast, salt. Knead ten minutes; proof the dough overnight.\n",
         "kitchen/salad.md": "# Salad\n\nWash the lettuce twice; slugs hide in the leaves.\n",

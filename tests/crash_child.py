@@ -13,6 +13,7 @@ corpus commits in several batches. With ``--real-model`` the real default model 
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
@@ -22,15 +23,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import semsearch.embedders  # noqa: E402
-import semsearch.indexing.lifecycle  # noqa: E402
-import semsearch.indexing.writer  # noqa: E402
-from semsearch import defaults  # noqa: E402
-from semsearch import cli  # noqa: E402
-from semsearch.embedders.onnx_runtime import OnnxEmbedder  # noqa: E402
-from semsearch.embedders.torch import TorchEmbedder  # noqa: E402
-from semsearch.storage import SqliteCatalog as Store  # noqa: E402
-from tests.fakes import FakeEmbedder, fake_loader  # noqa: E402
+import semsearch.embedders
+import semsearch.indexing.lifecycle
+import semsearch.indexing.writer
+from semsearch import cli, defaults
+from semsearch.embedders.onnx_runtime import OnnxEmbedder
+from semsearch.embedders.torch import TorchEmbedder
+from semsearch.storage import SqliteCatalog as Store
+from tests.fakes import FakeEmbedder, fake_loader
 
 # Where a run can be killed. Each names what has just happened, or is about to.
 POINTS = {
@@ -137,7 +137,7 @@ def run(argv: list[str]) -> None:
     for flag in (*actions, "--pause"):
         if flag in options:
             point, nth, *rest = options[options.index(flag) + 1].split(":", 2)
-            action = actions[flag] if flag in actions else (lambda: _pause(Path(rest[0])))
+            action = actions[flag] if flag in actions else functools.partial(_pause, Path(rest[0]))
             _install(_Trigger(point, int(nth), action))
     sys.argv = ["semsearch", *args]
     cli.run()

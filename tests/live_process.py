@@ -3,6 +3,7 @@ read line by line, for tests to wait on (bounded waits, never timed assertions).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
@@ -73,10 +74,8 @@ class LiveProcess:
                     raise AssertionError(f"exited {self.proc.returncode} before {pattern!r}:\n" + "\n".join(self.lines))
             if time.monotonic() > deadline:
                 raise AssertionError(f"no {pattern!r} within {timeout}s:\n" + "\n".join(self.lines))
-            try:
+            with contextlib.suppress(queue.Empty):
                 self._new.get(timeout=0.1)
-            except queue.Empty:
-                pass
 
     def interrupt(self, timeout: float = 60) -> int:
         """Ctrl-C, then the exit code."""

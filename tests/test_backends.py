@@ -14,8 +14,8 @@ import pytest
 from semsearch.chunking import chunk_text
 from semsearch.embedders import ModelRef, resolve_model
 from semsearch.embedders import load as load_embedder
-from semsearch.embedders.torch import load_sentence_transformer
 from semsearch.embedders.onnx_export import copy_folder, model_file
+from semsearch.embedders.torch import load_sentence_transformer
 
 from .conftest import REPO
 from .test_semantic import PARAPHRASES

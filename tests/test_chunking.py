@@ -34,7 +34,7 @@ def check_invariants(text: str, max_tokens: int, overlap: int, token_spans=word_
         assert len(token_spans(c.text)) <= max_tokens
         assert c.start_line == text.count("\n", 0, c.start_char) + 1
         assert c.end_line == text.count("\n", 0, c.end_char - 1) + 1
-    for a, b in zip(chunks, chunks[1:]):
+    for a, b in zip(chunks, chunks[1:], strict=False):
         assert a.start_char < b.start_char  # in order, always moving forward
         # No text is lost between passages: they overlap, or what separates them holds no token
         # (whitespace, or characters the tokenizer drops, such as control characters).
@@ -71,7 +71,7 @@ def test_one_huge_line_is_split_within_budget() -> None:
 def test_overlap_is_shared_between_neighbours() -> None:
     text = "\n".join(f"line {i} says something" for i in range(200))
     chunks = check_invariants(text, max_tokens=50, overlap=12)
-    assert all(b.start_char < a.end_char for a, b in zip(chunks, chunks[1:]))
+    assert all(b.start_char < a.end_char for a, b in zip(chunks, chunks[1:], strict=False))
 
 
 def test_blank_text_has_no_passages() -> None:

@@ -80,11 +80,13 @@ class Corpus:
     def mutate(self, rng: random.Random, edits: int = 4, deletes: int = 2, adds: int = 3) -> None:
         files = sorted(p for p in self.root.rglob("*.md") if ".semsearch" not in p.parts)
         for path in rng.sample(files, edits + deletes)[:edits]:
-            path.write_text(path.read_text() + f"\nAddendum {rng.random():.6f}: compost the leaves, rest before racing.\n")
+            addendum = f"\nAddendum {rng.random():.6f}: compost the leaves, rest before racing.\n"
+            path.write_text(path.read_text() + addendum)
         for path in rng.sample(files, edits + deletes)[edits:]:
             path.unlink(missing_ok=True)
         for i in range(adds):
-            words = " ".join(rng.choice(["bread", "race", "leaves", "tea", "kyoto", "logs", "sleep"]) for _ in range(300))
+            vocabulary = ["bread", "race", "leaves", "tea", "kyoto", "logs", "sleep"]
+            words = " ".join(rng.choice(vocabulary) for _ in range(300))
             (self.root / f"new-{rng.randrange(10**6)}-{i}.md").write_text(f"# New note {i}\n\n{words}\n")
         self.record()
 
@@ -112,7 +114,8 @@ def snapshot(root: Path) -> dict:
                           for h in idx.query(q, top_k=100_000, per_file=None)) for q in QUERIES]
         settings = store.settings
         assert not told, told  # vectors.faiss is current after a completed run
-    return {"files": files, "passages": passages, "results": results, "chunking": (settings.chunk_tokens, settings.overlap)}
+    return {"files": files, "passages": passages, "results": results,
+            "chunking": (settings.chunk_tokens, settings.overlap)}
 
 
 runner = CliRunner()
@@ -365,9 +368,9 @@ def test_ctrl_c_just_after_commit_keeps_the_batch_and_is_still_an_interrupt(note
     store = Store.open(notes / ".semsearch")
     store._conn = _CommitThenInterrupt(store._conn)
     generation = store.generation
-    with pytest.raises(KeyboardInterrupt):  # not "cannot rollback - no transaction is active"
-        with store.transaction():
-            store.delete_file("logs.md")
+    # not "cannot rollback - no transaction is active"
+    with pytest.raises(KeyboardInterrupt), store.transaction():
+        store.delete_file("logs.md")
     store.close()
     with Index(notes, embedder_factory=FakeFactory()) as idx:
         assert idx.generation == generation + 1 and "logs.md" not in idx.store.catalog.files()

@@ -125,7 +125,8 @@ HYBRID_CORPUS = {
     "electrician": "Electrician. Rewiring the kitchen and the garage: invoice 88412, paid in March.",
     "invoice-88421": "Invoice 88421. Paid.",
     "invoice-84812": "Invoice 84812. Paid.",
-    "log-rotation": "Log rotation. Rotate, compress and delete old system logs weekly so the disk never runs out of space.",
+    "log-rotation": "Log rotation. Rotate, compress and delete old system logs weekly so the disk never runs out "
+                    "of space.",
     "bakery": "Bakery. Stop by for a filling breakfast before the drive up to the lake.",
     "garden": "Garden. Plant garlic cloves in autumn, pointy end up, a hand apart.",
 }
@@ -134,7 +135,8 @@ HYBRID_QUERIES = {"q1": "invoice 88412", "q2": "stop server journals from fillin
 
 @pytest.mark.slow
 def test_hybrid_beats_both_single_modes_with_the_real_model(tmp_path: Path) -> None:
-    data = write_beir(tmp_path / "hybrid", HYBRID_CORPUS, HYBRID_QUERIES, [("q1", "electrician", 1), ("q2", "log-rotation", 1)])
+    qrels = [("q1", "electrician", 1), ("q2", "log-rotation", 1)]
+    data = write_beir(tmp_path / "hybrid", HYBRID_CORPUS, HYBRID_QUERIES, qrels)
     out = CliRunner().invoke(app, ["eval", str(data), "--cache-dir", str(tmp_path / "cache"), "--format", "json"])
     assert out.exit_code == 0, out.output
     report = json.loads(out.stdout)

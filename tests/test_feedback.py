@@ -85,7 +85,8 @@ def test_the_time_left_comes_from_passages_per_second() -> None:
 def test_a_query_during_an_index_run_is_not_told_of_damage(notes: Path) -> None:
     (notes / ".semsearch" / "vectors.faiss").unlink()  # as while a first index runs: written when it is done
     hold = ("import time\nfrom pathlib import Path\nfrom semsearch.storage import writer_lock\n"
-            f"with writer_lock(Path({str(notes / '.semsearch')!r})):\n    print('held', flush=True)\n    time.sleep(120)")
+            f"with writer_lock(Path({str(notes / '.semsearch')!r})):\n"
+            "    print('held', flush=True)\n    time.sleep(120)")
     holder = subprocess.Popen([sys.executable, "-c", hold], env=environment(), stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"

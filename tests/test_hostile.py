@@ -233,7 +233,8 @@ def test_odd_file_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert result.exit_code == 0, result.stderr
     assert sorted(json.loads(result.stdout)["added"]) == sorted(ODD_NAMES)
     for i, name in enumerate(ODD_NAMES):
-        result = cli("query", f"topic{i}a topic{i}b topic{i}c", "--index", root, "--format", "json", "-k", "1", monkeypatch=monkeypatch)
+        result = cli("query", f"topic{i}a topic{i}b topic{i}c", "--index", root, "--format", "json", "-k", "1",
+                     monkeypatch=monkeypatch)
         assert json.loads(result.stdout)[0]["path"] == name
     # A leading dash is a file after `--`, or with a path in front.
     for source in (["--", "-rf.md"], [root / "-rf.md"]):

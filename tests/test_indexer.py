@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from semsearch import Index, sync
-from semsearch import defaults
+from semsearch import Index, defaults, sync
 from semsearch.errors import (
     BadInputError,
     CorruptIndexError,
@@ -151,7 +150,8 @@ def test_unreadable_file_is_skipped_and_the_rest_indexed(notes: Path, fake: Fake
 
 
 def test_invalid_utf8_is_decoded_not_fatal(notes: Path, fake: FakeFactory) -> None:
-    (notes / "latin.txt").write_bytes("Crème brûlée: caramélisez le sucre à la flamme, servez très froid.\n".encode("cp1252"))
+    latin = "Crème brûlée: caramélisez le sucre à la flamme, servez très froid.\n"
+    (notes / "latin.txt").write_bytes(latin.encode("cp1252"))
     (notes / "mixed.txt").write_bytes(b"valid start \xff\xfe\xfa then garbage \x80\x81 end\n")
     report = index(notes, fake)
     assert "latin.txt" in report.added
@@ -221,9 +221,8 @@ def test_foreign_semsearch_folder_is_not_touched(notes: Path, fake: FakeFactory)
 
 def test_second_writer_is_refused_while_one_holds_the_lock(notes: Path, fake: FakeFactory) -> None:
     index(notes, fake)
-    with writer_lock(notes / ".semsearch"):
-        with pytest.raises(IndexLockedError, match=f"pid {os.getpid()}"):
-            index(notes, fake)
+    with writer_lock(notes / ".semsearch"), pytest.raises(IndexLockedError, match=f"pid {os.getpid()}"):
+        index(notes, fake)
     index(notes, fake)  # released: the next run goes ahead
 
 

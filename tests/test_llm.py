@@ -94,7 +94,8 @@ def test_context_bad_input_and_nothing_found(sample_copy: Path, tmp_path: Path) 
         result = run(*args)
         assert result.exit_code == 2 and result.stdout == "", (args, result.output)
         assert len(result.stderr.strip().splitlines()) == 1 and "error:" in result.stderr
-    nothing = run("query", DEMO, "--index", sample_copy, "--format", "context", "--mode", "dense", "--min-score", "0.99")
+    nothing = run("query", DEMO, "--index", sample_copy, "--format", "context", "--mode", "dense",
+                  "--min-score", "0.99")
     assert nothing.exit_code == 1 and nothing.stdout == ""
 
 

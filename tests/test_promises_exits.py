@@ -3,6 +3,7 @@ exit 1 for an error; each input the review broke it with goes through the real c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -111,10 +112,8 @@ def test_info_during_an_index_run_that_renames_its_temp_file_meanwhile(indexed: 
     def index_renames_it_now(path, *args, **kwargs):
         result = looked_at(path, *args, **kwargs)
         if os.fspath(path) == str(temp):
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.rename(temp, temp.with_suffix(".renamed"))
-            except FileNotFoundError:
-                pass
         return result
 
     monkeypatch.setattr(os, "stat", index_renames_it_now)
@@ -154,7 +153,8 @@ def test_an_unwritable_home_falls_back_to_torch_with_a_notice(tmp_path: Path) ->
     (notes / "bread.md").write_text("Bread: flour, water, yeast, salt.\n")
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    env = {k: v for k, v in os.environ.items() if k not in ("SEMSEARCH_CACHE_DIR", "XDG_CACHE_HOME", "SEMSEARCH_BACKEND")}
+    cache_vars = ("SEMSEARCH_CACHE_DIR", "XDG_CACHE_HOME", "SEMSEARCH_BACKEND")
+    env = {k: v for k, v in os.environ.items() if k not in cache_vars}
     env["HOME"] = str(blocker / "home")
     made = subprocess.run([sys.executable, "-m", "semsearch", "index", str(notes)], env=env, capture_output=True,
                           text=True, timeout=900, check=False)

@@ -125,7 +125,8 @@ def thirty(tmp_path: Path, monkeypatch) -> Path:
     root.mkdir()
     words = ["compost", "bread", "kyoto", "logrotate", "sourdough", "temple", "garden", "server", "backup", "cat"]
     for i in range(30):
-        (root / f"n{i:02}.md").write_text(f"Note {i}: {words[i % 10]} and {words[(i * 3) % 10]} {words[(i * 7) % 10]}\n")
+        note = f"Note {i}: {words[i % 10]} and {words[(i * 3) % 10]} {words[(i * 7) % 10]}\n"
+        (root / f"n{i:02}.md").write_text(note)
     assert cli(monkeypatch, "index", root).exit_code == 0
     return root
 

@@ -24,7 +24,8 @@ def hostile(tmp_path: Path) -> Path:
     root = tmp_path / "notes [/x] [bold]"  # a folder "notes [" holding "x] [bold]"
     root.mkdir(parents=True)
     (root / "logs.md").write_text("Rotate log files weekly with logrotate.\n")
-    for name, text in ((LINK_NAME, ESC_TEXT), (CLOSE_NAME, "=HYPERLINK(\"http://evil.example\",\"bread\") bread recipe\n")):
+    formula = "=HYPERLINK(\"http://evil.example\",\"bread\") bread recipe\n"
+    for name, text in ((LINK_NAME, ESC_TEXT), (CLOSE_NAME, formula)):
         (root / name).parent.mkdir(parents=True, exist_ok=True)  # a "/" in a name is a folder on the way
         (root / name).write_text(text)
     return root

@@ -376,7 +376,8 @@ def test_remote_attempts_are_recognised() -> None:
     dns = 'connect(11, {sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr("10.255.255.53")}, 16) = 0'
     local = 'connect(3, {sa_family=AF_INET, sin_port=htons(80), sin_addr=inet_addr("127.0.0.1")}, 16) = 0'
     unix = 'connect(5, {sa_family=AF_UNIX, sun_path="/run/x.sock"}, 110) = -1 ENOENT'
-    v6 = 'connect(4, {sa_family=AF_INET6, sin6_port=htons(443), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "2001:db8::1", &sin6_addr), sin6_scope_id=0}, 28)'
+    v6 = ('connect(4, {sa_family=AF_INET6, sin6_port=htons(443), sin6_flowinfo=htonl(0), '
+          'inet_pton(AF_INET6, "2001:db8::1", &sin6_addr), sin6_scope_id=0}, 28)')
     assert remote_attempts(f"{dns}\n{local}\n{unix}\n{v6}") == [dns, v6]
 
 
@@ -423,8 +424,9 @@ def test_index_and_query_touch_no_network_and_write_only_the_index_and_the_cache
         done = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, timeout=900, check=False)
         assert done.returncode == 0, done.stderr
         assert remote_attempts(trace.read_text()) == [], args[0]
-    assert json.loads(subprocess.run([sys.executable, "-m", "semsearch", "info", "--index", str(root), "--format",
-                                      "json"], env=env, capture_output=True, text=True, check=True).stdout)["backend"] == "onnx"
+    info = subprocess.run([sys.executable, "-m", "semsearch", "info", "--index", str(root), "--format", "json"],
+                          env=env, capture_output=True, text=True, check=True)
+    assert json.loads(info.stdout)["backend"] == "onnx"
     assert not (home / ".cache" / "Microsoft").exists()
     assert listing(home) == [] and listing(tmp) == []
     assert listing(root, leave_out=".semsearch") == before

@@ -115,7 +115,8 @@ def test_incremental_update_through_the_cli(tmp_path: Path) -> None:
     )
     assert second["unchanged"] == first["files"] - 2
     with Index(root) as idx:
-        new_passages = sum(len(idx.store.catalog.file_vectors(p)[0]) for p in ("garden/beekeeping.md", "howto/cron-jobs.md"))
+        new_files = ("garden/beekeeping.md", "howto/cron-jobs.md")
+        new_passages = sum(len(idx.store.catalog.file_vectors(p)[0]) for p in new_files)
         assert second["passages_embedded"] == new_passages
         assert idx.query("bees in a colony producing honey", top_k=1)[0].path == "garden/beekeeping.md"
         assert idx.query("young birds left the nest", top_k=1)[0].path == "howto/cron-jobs.md"

@@ -37,7 +37,8 @@ def test_score_path_and_passage_show_at_every_width(notes: Path, columns: int) -
     for line in out.splitlines():
         assert len(line) <= columns or LONG in line, (columns, line)  # only a stacked heading may wrap
     if columns < 100:
-        assert re.search(rf"^ ?1  {SCORE.pattern}  {re.escape(LONG)}:1-12$", out, re.MULTILINE), out  # rg's heading mode
+        # rg's heading mode
+        assert re.search(rf"^ ?1  {SCORE.pattern}  {re.escape(LONG)}:1-12$", out, re.MULTILINE), out
         assert "\n    Line 1: lettuce" in out  # the passage indented below
 
 

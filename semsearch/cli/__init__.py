@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Each module registers its commands on app, in the order --help lists them.
-from . import index, query, similarity, info, eval, watch, serve, mcp, completion  # noqa: F401, I001
+from . import index, query, similarity, info, eval, watch, serve, mcp, completion  # noqa: F401  # isort: skip
 from .app import app, run
 
 __all__ = ["app", "run"]

@@ -12,8 +12,9 @@ import logging
 import os
 import sys
 import traceback
-from contextlib import contextmanager
-from typing import Annotated, Any, Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -29,10 +30,11 @@ class _Commands(TyperGroup):
     error: one line on stderr) or 130 (interrupted): a script never reads a crash as
     "nothing found"."""
 
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
         _state.update(debug=False, nothing_found=False)
         try:
-            code: object = super().main(*args, standalone_mode=standalone_mode, **kwargs)
+            code: object = super().main(args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra)
         except SystemExit as exc:
             code = exc.code
         except Exception as exc:  # noqa: BLE001 - escaped before a command could map it
@@ -92,10 +94,8 @@ def _exact_output() -> None:
     ``paths`` format carries exact names; tables and TSV show such bytes escaped), and
     nothing written to stderr can fail to encode."""
     for stream, errors in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):
-        try:
+        with suppress(AttributeError, ValueError, OSError):
             stream.reconfigure(errors=errors)  # type: ignore[union-attr]
-        except (AttributeError, ValueError, OSError):
-            pass
 
 
 def nothing_found() -> typer.Exit:
@@ -220,8 +220,6 @@ def run() -> None:
         code = 0 if code is None else ExitStatus.ERROR
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with suppress(OSError, ValueError):  # e.g. a closed pipe: nothing more can be said
             stream.flush()
-        except (OSError, ValueError):  # e.g. a closed pipe: nothing more can be said
-            pass
     os._exit(code)

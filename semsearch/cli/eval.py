@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from ..render import EvalProgressBar, Format, IndexProgressBar, show_eval, stderr_console, stdout_console
 from .app import app, errors_to_exit_codes
-from .options import BackendOpt, BatchSizeOpt, ChunkTokensOpt, DeviceOpt, Mode, ModelOpt, QueryPromptOpt, ReportFormatOpt
+from .options import (
+    BackendOpt,
+    BatchSizeOpt,
+    ChunkTokensOpt,
+    DeviceOpt,
+    Mode,
+    ModelOpt,
+    QueryPromptOpt,
+    ReportFormatOpt,
+)
 
 
 @app.command("eval")
 def eval_(
-    dataset: Annotated[Path, typer.Argument(help="A BEIR-layout folder: corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv.")],
+    dataset: Annotated[Path, typer.Argument(help="A BEIR-layout folder: corpus.jsonl, queries.jsonl, "
+                                                 "qrels/SPLIT.tsv.")],
     split: Annotated[str, typer.Option("--split", help="Which qrels/SPLIT.tsv judges the queries.")] = "test",
     model: ModelOpt = None,
     modes: Annotated[
-        Optional[list[Mode]], typer.Option("--mode", help="Evaluate only this mode (repeatable; default: all).",
+        list[Mode] | None, typer.Option("--mode", help="Evaluate only this mode (repeatable; default: all).",
                                            case_sensitive=False, show_default=False)
     ] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", help="Only the first N queries, for a quick look.",
+    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N queries, for a quick look.",
                                                  min=1, show_default=False)] = None,
     ignore_identical_ids: Annotated[
         bool, typer.Option("--ignore-identical-ids", help="Drop a retrieved document whose id is the query's "
@@ -33,7 +43,7 @@ def eval_(
     batch_size: BatchSizeOpt = None,
     device: DeviceOpt = None,
     cache: Annotated[
-        Optional[Path], typer.Option("--cache-dir", show_default=False, help="Where evaluation indexes are kept "
+        Path | None, typer.Option("--cache-dir", show_default=False, help="Where evaluation indexes are kept "
                                      "(default: $SEMSEARCH_CACHE_DIR, else $XDG_CACHE_HOME/semsearch).")
     ] = None,
     fmt: ReportFormatOpt = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -37,14 +37,16 @@ def index(
     path: Annotated[Path, typer.Argument(help="The folder of text files to index.")] = Path("."),
     model: ModelOpt = None,
     include: Annotated[
-        Optional[list[str]], typer.Option("--include", metavar="GLOB", help="Only files matching this glob (repeatable; remembered).")
+        list[str] | None,
+        typer.Option("--include", metavar="GLOB", help="Only files matching this glob (repeatable; remembered)."),
     ] = None,
     exclude: Annotated[
-        Optional[list[str]], typer.Option("--exclude", metavar="GLOB", help="Leave out files matching this glob (repeatable; remembered).")
+        list[str] | None,
+        typer.Option("--exclude", metavar="GLOB", help="Leave out files matching this glob (repeatable; remembered)."),
     ] = None,
     chunk_tokens: ChunkTokensOpt = None,
     overlap: Annotated[
-        Optional[int], typer.Option("--overlap", metavar="N", help=f"Tokens shared by consecutive passages "
+        int | None, typer.Option("--overlap", metavar="N", help=f"Tokens shared by consecutive passages "
                                     f"(default {defaults.OVERLAP_TOKENS}).", show_default=False,
                                     rich_help_panel=FILES_PANEL)
     ] = None,
@@ -56,7 +58,7 @@ def index(
                             rich_help_panel=FILES_PANEL)
     ] = defaults.MAX_FILE_SIZE / 1e6,
     follow_symlinks: Annotated[
-        Optional[bool], typer.Option("--follow-symlinks/--no-follow-symlinks", show_default=False,
+        bool | None, typer.Option("--follow-symlinks/--no-follow-symlinks", show_default=False,
                                      help="Follow symbolic links, even out of PATH; each folder is walked once, "
                                      "so loops are safe (default: off; remembered).", rich_help_panel=FILES_PANEL)
     ] = None,

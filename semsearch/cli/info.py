@@ -22,12 +22,11 @@ def info(
     """Show what is indexed: root, model, files, passages, size, and how many files are stale.
 
     A table on a terminal, key-TAB-value lines when piped; --format json, jsonl, csv or tsv."""
-    with errors_to_exit_codes():
-        with open_index(index_path, None, None) as idx:
-            if check:
-                idx.check()
-            out = stdout_console()
-            show_info(idx.info(), choose_format(fmt, out), out)
+    with errors_to_exit_codes(), open_index(index_path, None, None) as idx:
+        if check:
+            idx.check()
+        out = stdout_console()
+        show_info(idx.info(), choose_format(fmt, out), out)
 
 
 app.command("status", help="The same as info.")(info)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -21,30 +21,33 @@ RANKING_PANEL = "Ranking"
 INDEX_PANEL = "Which index"
 
 IndexOpt = Annotated[
-    Optional[Path],
-    typer.Option("--index", "-i", help="The indexed folder (or its .semsearch); default: found by walking up from here.",
-                 envvar="SEMSEARCH_INDEX", show_default=False, metavar="DIR", rich_help_panel=INDEX_PANEL),
+    Path | None,
+    typer.Option("--index", "-i", help="The indexed folder (or its .semsearch); default: found by walking up "
+                 "from here.", envvar="SEMSEARCH_INDEX", show_default=False, metavar="DIR",
+                 rich_help_panel=INDEX_PANEL),
 ]
 FormatOpt = Annotated[
-    Optional[Format],
+    Format | None,
     typer.Option("--format", "-f", help="table, json, jsonl, tsv, csv, paths or vimgrep (path:line:col:text); "
                  "default: table on a terminal, tsv when piped.", case_sensitive=False, show_default=False,
                  metavar="FORMAT"),
 ]
 ReportFormatOpt = Annotated[
-    Optional[Format],
+    Format | None,
     typer.Option("--format", "-f", help="json or jsonl for scripts; anything else prints the text summary.",
                  case_sensitive=False, show_default=False, metavar="FORMAT"),
 ]
 TopKOpt = Annotated[int, typer.Option("--top-k", "-k", help="How many results to show.", min=1, metavar="N")]
 MinScoreOpt = Annotated[
-    Optional[float], typer.Option("--min-score", metavar="SCORE", help="Hide results scoring below this (cosine similarity for "
-                                  "similar and --mode dense, e.g. 0.3; see the README for the other modes).",
-                                  rich_help_panel=RANKING_PANEL)
+    float | None,
+    typer.Option("--min-score", metavar="SCORE", help="Hide results scoring below this (cosine similarity for "
+                 "similar and --mode dense, e.g. 0.3; see the README for the other modes).",
+                 rich_help_panel=RANKING_PANEL),
 ]
 PathOpt = Annotated[
-    Optional[list[str]], typer.Option("--path", metavar="GLOB", help="Only files matching this glob (repeatable), e.g. 'notes/*.md', "
-                                      "relative to the current folder; '*.md' matches at any depth.")
+    list[str] | None,
+    typer.Option("--path", metavar="GLOB", help="Only files matching this glob (repeatable), e.g. 'notes/*.md', "
+                 "relative to the current folder; '*.md' matches at any depth."),
 ]
 WholeIndexOpt = Annotated[
     bool, typer.Option("--all", "-a", help="Search the whole index, not only the current folder (when run from a "
@@ -63,37 +66,41 @@ AbsoluteOpt = Annotated[
                        "absolute when the index is outside it).")
 ]
 ModelGuardOpt = Annotated[
-    Optional[str], typer.Option("--model", metavar="NAME", help="Fail unless the index was built with this model.", show_default=False,
-                                rich_help_panel=INDEX_PANEL)
+    str | None,
+    typer.Option("--model", metavar="NAME", help="Fail unless the index was built with this model.", show_default=False,
+                 rich_help_panel=INDEX_PANEL),
 ]
 ModelOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--model", "-m", show_default=False, metavar="NAME",
                  help=f"Model name (in the local Hugging Face cache) or folder; default {defaults.DEFAULT_MODEL}, "
                  "or the index's own. [env: SEMSEARCH_MODEL]", rich_help_panel=MODEL_PANEL),
 ]
 QueryPromptOpt = Annotated[
-    Optional[str], typer.Option("--query-prompt", metavar="TEXT", help="Text put before each query when embedding it, e.g. 'query: '; "
-                                "default: the prompt the model declares, if any ('' for none).", show_default=False,
-                                rich_help_panel=RANKING_PANEL)
+    str | None,
+    typer.Option("--query-prompt", metavar="TEXT", help="Text put before each query when embedding it, e.g. "
+                 "'query: '; default: the prompt the model declares, if any ('' for none).", show_default=False,
+                 rich_help_panel=RANKING_PANEL),
 ]
 BackendOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--backend", "-b", show_default=False, metavar="NAME",
                  help=f"How to run the model: {', '.join(defaults.BACKENDS)} (default {defaults.DEFAULT_BACKEND}, "
-                 "or the index's own; the README compares them). [env: SEMSEARCH_BACKEND]", rich_help_panel=MODEL_PANEL),
+                 "or the index's own; the README compares them). [env: SEMSEARCH_BACKEND]",
+                 rich_help_panel=MODEL_PANEL),
 ]
 DeviceOpt = Annotated[
-    Optional[str], typer.Option("--device", help="Torch device: cpu, cuda, mps (default: auto).", envvar="SEMSEARCH_DEVICE",
-                                metavar="NAME",
-                                rich_help_panel=MODEL_PANEL)
+    str | None,
+    typer.Option("--device", help="Torch device: cpu, cuda, mps (default: auto).", envvar="SEMSEARCH_DEVICE",
+                 metavar="NAME", rich_help_panel=MODEL_PANEL),
 ]
 BatchSizeOpt = Annotated[
-    Optional[int], typer.Option("--batch-size", help=f"Passages per model batch (default {defaults.BATCH_SIZE}). "
-                                "[env: SEMSEARCH_BATCH_SIZE]", min=1, show_default=False, metavar="N",
-                                rich_help_panel=MODEL_PANEL)
+    int | None,
+    typer.Option("--batch-size", help=f"Passages per model batch (default {defaults.BATCH_SIZE}). "
+                 "[env: SEMSEARCH_BATCH_SIZE]", min=1, show_default=False, metavar="N", rich_help_panel=MODEL_PANEL),
 ]
 ChunkTokensOpt = Annotated[
-    Optional[int], typer.Option("--chunk-tokens", metavar="N", help=f"Tokens per passage (default {defaults.CHUNK_TOKENS}, "
-                                "at most the model's window).", show_default=False, rich_help_panel=FILES_PANEL)
+    int | None,
+    typer.Option("--chunk-tokens", metavar="N", help=f"Tokens per passage (default {defaults.CHUNK_TOKENS}, "
+                 "at most the model's window).", show_default=False, rich_help_panel=FILES_PANEL),
 ]

@@ -107,7 +107,7 @@ class PathView:
     def drop_deleted(self, hits: list[Hit], told: set[str]) -> list[Hit]:
         """The hits whose file still exists, ranked again; a file deleted since it was
         indexed is told once (``told`` remembers which) and left out."""
-        kept = []
+        kept: list[Hit] = []
         for hit in hits:
             if os.path.lexists(os.path.join(self.root, hit.path)):
                 kept.append(replace(hit, rank=len(kept) + 1))

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -45,10 +45,10 @@ from .paths import PathView
 
 @app.command()
 def query(
-    text: Annotated[Optional[list[str]], typer.Argument(
+    text: Annotated[list[str] | None, typer.Argument(
         help="What to look for, in plain words (quotes optional); - reads it from stdin.", show_default=False)] = None,
     batch: Annotated[
-        Optional[Path], typer.Option("--batch", metavar="FILE", help="Run one query per line of this file (- for "
+        Path | None, typer.Option("--batch", metavar="FILE", help="Run one query per line of this file (- for "
                                      "stdin); the model is loaded once.", show_default=False)
     ] = None,
     top_k: TopKOpt = defaults.TOP_K,
@@ -96,7 +96,7 @@ def query(
                 if not block.passages:
                     raise nothing_found()
                 return
-            results = [(q if batch is not None else None, idx.query(q, **options)) for q in queries]  # type: ignore[arg-type]
+            results = [(q if batch is not None else None, idx.query(q, **options)) for q in queries]
             finish(results, fmt, view, idx, null=null, context=context, query=queries[0] if batch is None else None)
 
 
@@ -116,25 +116,21 @@ def similar(
     absolute: AbsoluteOpt = False,
 ) -> None:
     """Find the indexed files most similar to SOURCE (SOURCE itself excluded)."""
-    with errors_to_exit_codes():
-        with open_index(index_path, model, device) as idx:
-            view = PathView.of(idx.root, absolute=absolute, whole=whole)
-            options = dict(top_k=top_k, min_score=min_score, path_glob=view.globs(path_glob or ()))
-            if source == "-":
-                hits = idx.similar(text=read_stdin(), **options)  # type: ignore[arg-type]
-            else:
-                hits = idx.similar(Path(source), **options)  # type: ignore[arg-type]
-            finish([(None, hits)], fmt, view, idx, null=null, context=context)
+    with errors_to_exit_codes(), open_index(index_path, model, device) as idx:
+        view = PathView.of(idx.root, absolute=absolute, whole=whole)
+        path, text = (None, read_stdin()) if source == "-" else (Path(source), None)
+        hits = idx.similar(path, text=text, top_k=top_k, min_score=min_score, path_glob=view.globs(path_glob or ()))
+        finish([(None, hits)], fmt, view, idx, null=null, context=context)
 
 
 @contextmanager
-def open_index(index_path: Optional[Path], model: Optional[str], device: Optional[str]) -> Iterator[Index]:
+def open_index(index_path: Path | None, model: str | None, device: str | None) -> Iterator[Index]:
     """The index named by ``--index``, else the one at or above the current folder."""
     with Index(index_path or Path.cwd(), model=model, device=device) as idx:
         yield idx
 
 
-def _queries(text: Optional[list[str]], batch: Optional[Path]) -> list[str]:
+def _queries(text: list[str] | None, batch: Path | None) -> list[str]:
     if bool(text) == (batch is not None):
         raise BadInputError("give one query as TEXT (or - for stdin), or a file of queries with --batch")
     if batch is not None:
@@ -167,7 +163,7 @@ def _check_context(fmt: Format | None, max_tokens: int | None, batch: Path | Non
         raise BadInputError("--format context answers one query; give it as TEXT instead of --batch")
 
 
-def finish(results: Sequence[ResultSet], fmt: Optional[Format], view: PathView, idx: Index | None = None, *,
+def finish(results: Sequence[ResultSet], fmt: Format | None, view: PathView, idx: Index | None = None, *,
            null: bool = False, context: int = 0, query: str | None = None) -> None:
     """Render, and exit 1 when no query found anything (saying so on a terminal)."""
     if fmt is Format.context:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,6 +16,9 @@ from .app import app, errors_to_exit_codes, one_thread_search
 from .live import log_update, until_stopped
 from .options import DeviceOpt
 from .watch import PollOpt
+
+if TYPE_CHECKING:
+    from ..server.guard import Guard
 
 DEFAULT_PORT = 8731
 
@@ -68,10 +71,10 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _run(asgi: object, sock: socket.socket) -> None:
+def _run(asgi: Guard, sock: socket.socket) -> None:
     """Serve until Ctrl-C or SIGTERM (uvicorn shuts down, then raises the signal again)."""
     import uvicorn
 
     config = uvicorn.Config(asgi, log_config=None, access_log=False, lifespan="off", server_header=False,
-                            timeout_graceful_shutdown=5)  # type: ignore[arg-type]
+                            timeout_graceful_shutdown=5)
     uvicorn.Server(config).run(sockets=[sock])

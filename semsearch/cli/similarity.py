@@ -26,7 +26,8 @@ def similarity(
     files: Annotated[list[str] | None, typer.Argument(
         help="Files to compare; - reads a text from stdin. Texts themselves go in --text.", show_default=False)] = None,
     texts: Annotated[list[str] | None, typer.Option(
-        "--text", "-t", help="A text to compare (repeatable); files come first, then texts.", show_default=False)] = None,
+        "--text", "-t", help="A text to compare (repeatable); files come first, then texts.",
+        show_default=False)] = None,
     passages: Annotated[bool, typer.Option("--passages", help="Also show the best-matching passage pairs.")] = False,
     top_k: Annotated[int, typer.Option("--top-k", "-k", help="How many passage pairs --passages shows.", min=1)] = 5,
     index_path: Annotated[Path | None, typer.Option(

@@ -8,7 +8,7 @@ back to torch with a notice (a ``logging`` warning), never an error.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from ..defaults import BACKENDS, BATCH_SIZE, DEFAULT_BACKEND
 from ..errors import BadInputError

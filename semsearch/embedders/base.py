@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -35,5 +36,5 @@ EmbedderFactory = Callable[[ModelRef, str], Embedder]  # (model, backend) -> emb
 
 def mean_vector(vectors: np.ndarray) -> np.ndarray:
     """The unit-length mean of unit vectors: how a file is represented by its passages."""
-    mean = np.asarray(vectors, dtype=np.float32).mean(axis=0)
+    mean: np.ndarray = np.asarray(vectors, dtype=np.float32).mean(axis=0)
     return (mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32)

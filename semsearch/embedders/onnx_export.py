@@ -23,17 +23,18 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from ..defaults import cache_dir
-from .base import ModelRef
-from .torch import load_sentence_transformer
 from ..errors import BadInputError, SemsearchError
+from .base import ModelRef
+from .torch import load_sentence_transformer, model_shape
 
 if TYPE_CHECKING:
     from types import ModuleType
 
     from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Transformer
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def import_onnxruntime() -> ModuleType:
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     import onnxruntime
 
-    return onnxruntime
+    return cast("ModuleType", onnxruntime)  # it ships no types: mypy sees Any
 
 
 def copy_folder(ref: ModelRef) -> Path:
@@ -169,14 +170,14 @@ def _export(ref: ModelRef, folder: Path) -> None:
         except OSError:
             if not (folder / CONFIG_NAME).is_file():  # not another process finishing first
                 raise
-    except Exception as exc:  # noqa: BLE001 - whatever broke, the caller falls back to torch
+    except Exception as exc:  # whatever broke, the caller falls back to torch
         raise OnnxUnavailableError(f"exporting it to ONNX failed ({type(exc).__name__}: {exc})") from exc
     finally:
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _embedder_config(ref: ModelRef, model: "SentenceTransformer") -> dict:
+def _embedder_config(ref: ModelRef, model: SentenceTransformer) -> dict[str, Any]:
     """What sentence-transformers does around the transformer, if the ONNX path can do it too.
 
     Raises:
@@ -198,34 +199,36 @@ def _embedder_config(ref: ModelRef, model: "SentenceTransformer") -> dict:
     if not pooling_config.get("include_prompt", True) and any(prompts.values()):
         raise OnnxUnavailableError("its pooling leaves the prompt out")
     tokenizer = model.tokenizer
+    dimension, window = model_shape(ref, model)
     return {
         "format": EXPORT_FORMAT,
         "model_id": ref.model_id,
         "inputs": [n for n in tokenizer.model_input_names if n in ("input_ids", "attention_mask", "token_type_ids")],
         "pooling": mode,
-        "dimension": int(model.get_embedding_dimension()),
-        "max_seq_length": int(model.max_seq_length),
+        "dimension": dimension,
+        "max_seq_length": window,
         "special_tokens": int(tokenizer.num_special_tokens_to_add()),
         "do_lower_case": bool(getattr(modules[0], "do_lower_case", False)),
         "prompts": prompts,
     }
 
 
-def _trace(model: "SentenceTransformer", names: list[str], target: Path) -> None:
+def _trace(model: SentenceTransformer, names: list[str], target: Path) -> None:
     """``torch.onnx.export`` of the transformer: token inputs -> last hidden state."""
     import warnings
 
     import torch
 
-    hf_model = model[0].auto_model.eval()
+    hf_model = cast("Transformer", model[0]).auto_model.eval()  # _embedder_config checked it is one
 
     class Wrapped(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.inner = hf_model
 
-        def forward(self, *inputs: "torch.Tensor") -> "torch.Tensor":
-            return self.inner(**dict(zip(names, inputs))).last_hidden_state
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+            hidden: torch.Tensor = self.inner(**dict(zip(names, inputs, strict=True))).last_hidden_state
+            return hidden
 
     sample = model.tokenizer(["semsearch", "a longer sentence to trace the model with"], padding=True,
                              return_tensors="pt")

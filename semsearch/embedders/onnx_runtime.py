@@ -10,9 +10,10 @@ normalisation. Texts are sorted by length before batching, so little is padded.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from ..defaults import BATCH_SIZE
 from .onnx_export import CONFIG_NAME, import_onnxruntime, model_file
 
 if TYPE_CHECKING:
-    from tokenizers import Tokenizer
+    from tokenizers import Encoding, Tokenizer
 
 # sentence-transformers' names for a model's document prompt, in its order of preference.
 _DOCUMENT_PROMPTS = ("document", "passage", "corpus")
@@ -62,7 +63,7 @@ class OnnxEmbedder:
         )
 
     @cached_property
-    def _untruncated(self) -> "Tokenizer":
+    def _untruncated(self) -> Tokenizer:
         """A second tokenizer with no window, for chunking (a query never needs it)."""
         from tokenizers import Tokenizer
 
@@ -85,7 +86,8 @@ class OnnxEmbedder:
         Args:
             prompt: put before the query; None for the model's own query prompt.
         """
-        return self._encode([(self._query_prompt if prompt is None else prompt) + text])[0]
+        vector: np.ndarray = self._encode([(self._query_prompt if prompt is None else prompt) + text])[0]
+        return vector
 
     def _case(self, text: str) -> str:
         return text.lower() if self._config["do_lower_case"] else text
@@ -101,7 +103,7 @@ class OnnxEmbedder:
             out[batch] = self._forward([encodings[i] for i in batch])
         return out
 
-    def _forward(self, encodings: list) -> np.ndarray:
+    def _forward(self, encodings: list[Encoding]) -> np.ndarray:
         width = max(len(e.ids) for e in encodings)
         feed = {name: np.zeros((len(encodings), width), np.int64) for name in self._config["inputs"]}
         mask = np.zeros((len(encodings), width), np.int64)
@@ -116,14 +118,19 @@ class OnnxEmbedder:
         hidden = self._session.run(None, feed)[0]
         pooled = _pool(hidden, mask, self._config["pooling"])
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return pooled / np.maximum(norms, 1e-12)
+        unit: np.ndarray = pooled / np.maximum(norms, 1e-12)
+        return unit
 
 
 def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
     """sentence-transformers' pooling over the real (unpadded) tokens."""
+    pooled: np.ndarray
     if mode == "cls":
-        return hidden[:, 0]
+        pooled = hidden[:, 0]
+        return pooled
     weights = mask[..., None].astype(np.float32)
     if mode == "max":
-        return np.where(weights > 0, hidden, -1e9).max(axis=1)
-    return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        pooled = np.where(weights > 0, hidden, -1e9).max(axis=1)
+    else:
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+    return pooled

@@ -7,7 +7,8 @@ settings (Hugging Face offline flags, log verbosity) belong to the entry point
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 
-def load_sentence_transformer(ref: ModelRef, device: str | None = None) -> "SentenceTransformer":
+def load_sentence_transformer(ref: ModelRef, device: str | None = None) -> SentenceTransformer:
     """The model, loaded offline and quietly (imports torch).
 
     Raises:
@@ -29,8 +30,21 @@ def load_sentence_transformer(ref: ModelRef, device: str | None = None) -> "Sent
 
     try:
         return SentenceTransformer(str(ref.path), device=device, local_files_only=True)
-    except Exception as exc:  # noqa: BLE001 - surface as a user-facing error
+    except Exception as exc:  # surface as a user-facing error
         raise ModelUnavailableError(f"cannot load model {ref.model_id!r} from {ref.path}: {exc}") from exc
+
+
+def model_shape(ref: ModelRef, model: SentenceTransformer) -> tuple[int, int]:
+    """The model's embedding dimension and window (``max_seq_length``, in tokens).
+
+    Raises:
+        ModelUnavailableError: it declares either not (vectors and passages need both).
+    """
+    dimension, window = model.get_embedding_dimension(), model.max_seq_length
+    if dimension is None or window is None:
+        missing = "an embedding dimension" if dimension is None else "a maximum sequence length"
+        raise ModelUnavailableError(f"model {ref.model_id!r} declares no {missing}; semsearch needs a model that does")
+    return int(dimension), int(window)
 
 
 class TorchEmbedder:
@@ -49,10 +63,10 @@ class TorchEmbedder:
         self.model_id = ref.model_id
         self.backend = "torch"
         self.batch_size = batch_size
-        self.dimension: int = int(self._model.get_embedding_dimension())
+        self.dimension, window = model_shape(ref, self._model)
         hf_tokenizer = self._model.tokenizer
         # The passage budget: the model's window less its special tokens ([CLS], [SEP]).
-        self.max_tokens: int = int(self._model.max_seq_length) - hf_tokenizer.num_special_tokens_to_add()
+        self.max_tokens: int = window - hf_tokenizer.num_special_tokens_to_add()
         # A private copy with truncation and padding off: we want every token's span.
         self._tokenizer = Tokenizer.from_str(hf_tokenizer.backend_tokenizer.to_str())
         self._tokenizer.no_truncation()
@@ -73,7 +87,8 @@ class TorchEmbedder:
             prompt: put before the query; None for the model's own query prompt
                 (as its sentence-transformers config declares), "" for none.
         """
-        return self._encode([text], "query", prompt)[0]
+        vector: np.ndarray = self._encode([text], "query", prompt)[0]
+        return vector
 
     def _encode(self, texts: Sequence[str], kind: str, prompt: str | None = None) -> np.ndarray:
         # encode_query / encode_document apply the prompts the model's config declares.
@@ -86,4 +101,5 @@ class TorchEmbedder:
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+        out: np.ndarray = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+        return out

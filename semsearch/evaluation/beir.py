@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import quote, unquote
 
 from ..errors import BadInputError
@@ -36,7 +37,8 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         with open(path, encoding="utf-8") as fh:
             return [json.loads(line) for line in fh if line.strip()]
     except FileNotFoundError:
-        raise BadInputError(f"{path} is missing; a BEIR dataset folder holds corpus.jsonl, queries.jsonl and qrels/") from None
+        raise BadInputError(f"{path} is missing; a BEIR dataset folder holds corpus.jsonl, queries.jsonl and "
+                            "qrels/") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadInputError(f"cannot read {path}: {exc}") from exc
 

@@ -4,10 +4,11 @@ linear gains, Recall@100, MRR@10, averaged over the queries that have judgements
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from ..records import Scores
 from .beir import Qrels
+
 
 def ndcg(ranking: Sequence[str], judged: Mapping[str, int], k: int = 10) -> float:
     """Normalised discounted cumulative gain at ``k``, linear gains (as trec_eval)."""

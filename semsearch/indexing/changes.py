@@ -3,12 +3,12 @@ and its catalog's file records. Nothing is read here."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from ..corpus import FileEntry, walk
-from ..records import SkipReason, Skipped
+from ..records import Skipped, SkipReason
 from ..storage import FileRecord
 
 

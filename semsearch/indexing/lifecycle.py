@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from .. import defaults
-from ..corpus import compile_globs
 from ..embedders import Embedder, EmbedderFactory, check_backend, default_factory, resolve_model
 from ..errors import (
     BadInputError,
@@ -22,6 +22,7 @@ from ..errors import (
     SemsearchError,
     SettingsMismatchError,
 )
+from ..ignore import compile_globs
 from ..records import IndexReport, Skipped
 from ..settings import Settings, check_dimension, diff, resolve, with_
 from ..storage import (

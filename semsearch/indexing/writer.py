@@ -9,7 +9,7 @@ a file a filter left out and lets back in): its stored passages are reused.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

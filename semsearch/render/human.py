@@ -53,7 +53,8 @@ def print_info(info: IndexInfo, out: Console) -> None:
     table.add_row("filters", terminal_text(shown))
     table.add_row("size", f"{info.size_bytes / 1e6:.1f} MB")
     table.add_row("updated", str(data["updated"]))
-    stale = f"{info.stale} ({len(info.stale_new)} new, {len(info.stale_changed)} changed, {len(info.stale_removed)} removed)"
+    stale = (f"{info.stale} ({len(info.stale_new)} new, {len(info.stale_changed)} changed, "
+             f"{len(info.stale_removed)} removed)")
     table.add_row("stale", terminal_text(stale + (f" — run `semsearch index {info.root}`" if info.stale else "")))
     out.print(table)
 

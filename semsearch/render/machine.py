@@ -7,8 +7,9 @@ import io
 import json
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 from ..records import Hit
 from .console import Format
@@ -24,7 +25,8 @@ FIELDS = ("rank", "score", "path", "start_line", "end_line", "text")
 class PathShown(Protocol):
     """How the command line shows the index's root-relative paths (``semsearch.cli.paths``)."""
 
-    root: Path
+    @property
+    def root(self) -> Path: ...
 
     def show(self, rel: str) -> str: ...
     def shown(self, hits: Sequence[Hit]) -> list[Hit]: ...

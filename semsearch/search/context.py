@@ -171,9 +171,9 @@ def _join(a: _Span, b: _Span) -> _Span | None:
     if a.path != b.path or a.start > b.end + 1 or b.start > a.end + 1 or a.cut or b.cut or a.cut_mid_line:
         return None
     start, end = min(a.start, b.start), max(a.end, b.end)
-    merged = {"rank": a.rank, "score": max(a.score, b.score), "merged": a.merged + b.merged}
+    rank, score, merged = a.rank, max(a.score, b.score), a.merged + b.merged
     if a.from_file and b.from_file:
-        return _Span(a.path, a.body, 1, start, end, from_file=True, counts=a.counts, **merged)
+        return _Span(a.path, a.body, 1, start, end, rank, score, from_file=True, merged=merged, counts=a.counts)
     if a.from_file or b.from_file:
         return None  # cannot happen within one run: a file is read once
     # Two passages as indexed: join their texts where they overlap.
@@ -181,7 +181,7 @@ def _join(a: _Span, b: _Span) -> _Span | None:
     text = _overlap_join("\n".join(lo.lines()), "\n".join(hi.lines()))
     if text is None or text.count("\n") != end - start:
         return None
-    return _Span(a.path, text.split("\n"), start, start, end, from_file=False, **merged)
+    return _Span(a.path, text.split("\n"), start, start, end, rank, score, from_file=False, merged=merged)
 
 
 def _overlap_join(first: str, second: str) -> str | None:

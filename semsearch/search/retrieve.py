@@ -6,11 +6,11 @@ and the lexical query apply themselves, so a selective filter costs one search.
 
 from __future__ import annotations
 
-from typing import Collection, Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
-from ..corpus import compile_globs
+from ..ignore import compile_globs
 from ..storage import Catalog, VectorIndex
 from .fuse import Ranked, fuse
 

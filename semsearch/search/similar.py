@@ -7,14 +7,14 @@ files whose vectors are closest (cosine), each shown with its passage closest to
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
 from .. import defaults
-from ..corpus import compile_globs
 from ..embedders import Embedder
+from ..ignore import compile_globs
 from ..records import Hit
 from ..storage import Catalog
 from .pipeline import check_limits

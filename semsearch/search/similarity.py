@@ -44,7 +44,8 @@ def similarity(
     Raises:
         BadInputError: a side is missing, a folder, binary, undecodable or empty.
     """
-    sides = [_source(side, embedder, settings, catalog, pairs > 0, name) for side, name in zip((a, b), names)]
+    sides = [_source(side, embedder, settings, catalog, pairs > 0, name)
+             for side, name in zip((a, b), names, strict=False)]
     first, second = sides
     score = float(np.clip(first.vector @ second.vector, -1.0, 1.0))
     model = settings.model if catalog is not None else embedder().model_id

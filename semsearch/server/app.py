@@ -60,7 +60,7 @@ class PassageOut(BaseModel):
 
 class QueryIn(BaseModel):
     query: str = Field(min_length=1, description="what to look for, in plain words")
-    mode: Mode = Mode(defaults.MODE)  # type: ignore[valid-type]
+    mode: Mode = Mode(defaults.MODE)
     top_k: int = Field(defaults.TOP_K, ge=1, le=answers.MAX_TOP_K)
     min_score: float | None = None
     path: list[str] = Field(default_factory=list, description="only files matching one of these globs")
@@ -95,7 +95,7 @@ def create_app(live: LiveIndex, token: str | None = None, loopback: bool = True)
     @api.get("/query", response_model=ResultsOut, summary="The passages that best match q")
     def query_get(
         q: Annotated[str, Query(min_length=1, description="what to look for, in plain words")],
-        mode: Mode = Mode(defaults.MODE),  # type: ignore[valid-type]  # noqa: B008 - an enum member, not a call
+        mode: Mode = Mode(defaults.MODE),  # noqa: B008 - an enum member, not a call
         top_k: Annotated[int, Query(ge=1, le=answers.MAX_TOP_K)] = defaults.TOP_K,
         min_score: float | None = None,
         path: Annotated[list[str] | None, Query(description="only files matching one of these globs "

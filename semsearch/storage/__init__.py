@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from .base import Catalog, FileRecord, NewPassage, PassageRecord, VectorIndex
 from .catalog import SqliteCatalog
-from .sqlite import damaged_catalog_is_reported, fts_query, not_ours
-from .layout import (building_dir, enclosing_root, exchange_folders, find_index_dir, finish_swap, index_state,
-                     stray_entries, swap_dir, writer_lock)
-from .safety import check_index_location, open_private, private_dir
+from .layout import (
+    building_dir,
+    enclosing_root,
+    exchange_folders,
+    find_index_dir,
+    finish_swap,
+    index_state,
+    stray_entries,
+    swap_dir,
+    writer_lock,
+)
 from .local import LocalStore
+from .safety import check_index_location, open_private, private_dir
 from .space import disk_full_is_reported
+from .sqlite import damaged_catalog_is_reported, fts_query, not_ours
 
 __all__ = [
     "Catalog", "FileRecord", "LocalStore", "NewPassage", "PassageRecord", "SqliteCatalog", "VectorIndex",

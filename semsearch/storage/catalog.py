@@ -29,8 +29,18 @@ from .catalog_writes import CatalogWrites
 from .layout import CREATING, index_state
 from .retired import RETIRED_SCHEMA, RetiredPassages
 from .safety import open_private, private_dir
-from .sqlite import (FILE_COLUMNS, SCHEMA, check_readable, file_record, fts_query, name_param, name_value,
-                     passage_record, rebuild_hint, schema_error)
+from .sqlite import (
+    FILE_COLUMNS,
+    SCHEMA,
+    check_readable,
+    file_record,
+    fts_query,
+    name_param,
+    name_value,
+    passage_record,
+    rebuild_hint,
+    schema_error,
+)
 
 
 class SqliteCatalog(CatalogWrites, RetiredPassages):
@@ -62,7 +72,7 @@ class SqliteCatalog(CatalogWrites, RetiredPassages):
         return conn
 
     @classmethod
-    def create(cls, index_dir: Path, settings: Settings) -> "SqliteCatalog":
+    def create(cls, index_dir: Path, settings: Settings) -> SqliteCatalog:
         """Create a new, empty catalog in ``index_dir`` (which must not hold one)."""
         private_dir(index_dir, owner_only=True)  # the catalog holds the text of every note
         final = index_dir / CATALOG_NAME
@@ -89,7 +99,7 @@ class SqliteCatalog(CatalogWrites, RetiredPassages):
         return cls.open(index_dir)
 
     @classmethod
-    def open(cls, index_dir: Path, snapshot: bool = False) -> "SqliteCatalog":
+    def open(cls, index_dir: Path, snapshot: bool = False) -> SqliteCatalog:
         """Open an existing catalog.
 
         Args:
@@ -151,7 +161,7 @@ class SqliteCatalog(CatalogWrites, RetiredPassages):
         with self._lock:
             self._conn.close()
 
-    def __enter__(self) -> "SqliteCatalog":
+    def __enter__(self) -> SqliteCatalog:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -289,7 +299,7 @@ class SqliteCatalog(CatalogWrites, RetiredPassages):
     def passage_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         """The stored vectors of these passages, by id (ids not found are absent)."""
         rows = self._in_batches("SELECT id, vector FROM chunks WHERE id IN ({})", [int(i) for i in ids])
-        return dict(zip((r[0] for r in rows), self._matrix(r[1] for r in rows)))
+        return dict(zip((r[0] for r in rows), self._matrix(r[1] for r in rows), strict=True))
 
     def all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """Every passage's id and vector, by id."""

@@ -8,9 +8,9 @@ from __future__ import annotations
 import errno
 import os
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from ..defaults import CATALOG_NAME, FAISS_NAME, INDEX_DIR_NAME, LOCK_NAME
 from ..errors import IndexLockedError, IndexNotFoundError

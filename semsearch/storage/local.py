@@ -41,12 +41,12 @@ class LocalStore:
         self._lock = threading.RLock()
 
     @classmethod
-    def open(cls, index_dir: Path, snapshot: bool = False) -> "LocalStore":
+    def open(cls, index_dir: Path, snapshot: bool = False) -> LocalStore:
         """Open the index in ``index_dir`` (see :meth:`SqliteCatalog.open`)."""
         return cls(SqliteCatalog.open(index_dir, snapshot))
 
     @classmethod
-    def create(cls, index_dir: Path, settings: Settings) -> "LocalStore":
+    def create(cls, index_dir: Path, settings: Settings) -> LocalStore:
         """Create a new, empty index in ``index_dir``."""
         return cls(SqliteCatalog.create(index_dir, settings))
 
@@ -121,7 +121,7 @@ class LocalStore:
     def close(self) -> None:
         self.catalog.close()
 
-    def __enter__(self) -> "LocalStore":
+    def __enter__(self) -> LocalStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

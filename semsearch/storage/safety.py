@@ -9,6 +9,7 @@ of this: an index someone else owns can be queried where its permissions allow.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -35,7 +36,8 @@ def _check(path: Path, st: os.stat_result, folder: bool) -> None:
         )
     if not (stat.S_ISDIR(st.st_mode) if folder else stat.S_ISREG(st.st_mode)):
         kind = "a folder" if folder else "a regular file"
-        raise UnsafeFolderError(f"{path} is not {kind}; semsearch will not write into it: move it away, then run this again")
+        raise UnsafeFolderError(f"{path} is not {kind}; semsearch will not write into it: move it away, then run "
+                                "this again")
     if st.st_uid != os.geteuid():
         raise UnsafeFolderError(
             f"{path} belongs to {_owner(st.st_uid)}, not to you; semsearch will not write into it: "
@@ -85,10 +87,8 @@ def private_dir(path: Path, owner_only: bool = False) -> None:
     Raises:
         UnsafeFolderError: ``path`` is a link, not a folder, or someone else's.
     """
-    try:
+    with contextlib.suppress(FileExistsError):
         os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:

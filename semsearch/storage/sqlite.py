@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from ..defaults import CATALOG_NAME, SCHEMA_VERSION
 from ..errors import CorruptIndexError, IndexUnreadableError, NewerIndexError
@@ -95,7 +96,7 @@ def checked_row(row: Sequence[Any], kinds: Sequence[type | tuple[type, ...]], na
     Raises:
         TypeError: a value of another kind.
     """
-    for value, kind, name in zip(row, kinds, names):
+    for value, kind, name in zip(row, kinds, names, strict=False):
         if not isinstance(value, kind) or isinstance(value, bool):
             raise TypeError(f"{name} is {type(value).__name__} {str(value)[:40]!r}")
     return tuple(row)
@@ -117,7 +118,8 @@ def check_readable(index_dir: Path) -> None:
         return
     except PermissionError as exc:
         raise IndexUnreadableError(
-            f"cannot read {exc.filename or index_dir} ({exc.strerror.lower() if exc.strerror else 'permission denied'}); "
+            f"cannot read {exc.filename or index_dir} "
+            f"({exc.strerror.lower() if exc.strerror else 'permission denied'}); "
             f"ask its owner for read access (e.g. `chmod -R a+rX {index_dir}`), or run this as its owner"
         ) from None
 

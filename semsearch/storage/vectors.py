@@ -15,9 +15,10 @@ import hashlib
 import os
 import stat
 import struct
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Collection, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -82,7 +83,7 @@ def read_header(path: Path) -> Header | None:
 class FlatIndex:
     """Exact search over every vector (faiss ``IndexIDMap2(IndexFlatIP)``)."""
 
-    def __init__(self, dimension: int, index: "faiss.Index | None" = None) -> None:
+    def __init__(self, dimension: int, index: faiss.IndexIDMap2 | None = None) -> None:
         import faiss
 
         self.dimension = dimension
@@ -97,8 +98,10 @@ class FlatIndex:
                                      np.ascontiguousarray(ids, dtype=np.int64))
 
     def remove(self, ids: Sequence[int]) -> None:
+        import faiss
+
         if len(ids):
-            self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+            self._index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
 
     def search(self, vector: np.ndarray, k: int, allowed: Collection[int] | None = None) -> list[tuple[int, float]]:
         """See :class:`.base.VectorIndex`.
@@ -113,9 +116,10 @@ class FlatIndex:
             return []
         params = None
         if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.fromiter(allowed, np.int64, len(allowed))))
+            params = faiss.SearchParameters()
+            params.sel = faiss.IDSelectorBatch(np.fromiter(allowed, np.int64, len(allowed)))
         scores, ids = self._index.search(np.asarray(vector, np.float32).reshape(1, -1), k, params=params)
-        found = [(int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
+        found = [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
         if any(not -COSINE_LIMIT <= s <= COSINE_LIMIT for _, s in found):  # NaN fails this too
             raise DamagedVectorsError("a cosine similarity outside [-1, 1]")
         return found
@@ -124,7 +128,7 @@ class FlatIndex:
 
     @classmethod
     def load(cls, path: Path, dimension: int, count: int,
-             catalog_vectors: Callable[[Sequence[int]], dict[int, np.ndarray]]) -> "FlatIndex":
+             catalog_vectors: Callable[[Sequence[int]], dict[int, np.ndarray]]) -> FlatIndex:
         """Read a saved index (the caller has checked its generation) and check it cheaply:
         its length, its count and dimension against the catalog's, and a few vectors
         against the catalog's copy (``catalog_vectors``: id -> vector).
@@ -148,6 +152,8 @@ class FlatIndex:
             index = faiss.deserialize_index(np.frombuffer(payload, dtype=np.uint8))
         except RuntimeError as exc:
             raise DamagedVectorsError(str(exc).splitlines()[0] if str(exc) else "unreadable") from exc
+        if not isinstance(index, faiss.IndexIDMap2):  # what save() writes; anything else was not made here
+            raise DamagedVectorsError(f"a faiss {type(index).__name__}, not the IndexIDMap2 semsearch writes")
         if index.d != dimension or index.ntotal != count:
             raise DamagedVectorsError(f"{index.ntotal} {index.d}-dimensional vectors, not {count} of {dimension}")
         loaded = cls(dimension, index)
@@ -160,7 +166,8 @@ class FlatIndex:
         if not len(self):
             return
         ids = faiss.vector_to_array(self._index.id_map)
-        sample = [int(ids[i]) for i in sorted({round(j * (len(ids) - 1) / (SPOT_CHECKS - 1)) for j in range(SPOT_CHECKS)})]
+        spots = sorted({round(j * (len(ids) - 1) / (SPOT_CHECKS - 1)) for j in range(SPOT_CHECKS)})
+        sample = [int(ids[i]) for i in spots]
         expected = catalog_vectors(sample)
         for passage in sample:
             if passage not in expected:
