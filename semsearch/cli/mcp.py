@@ -26,8 +26,8 @@ def mcp(
 ) -> None:
     """Serve the index to agents: a Model Context Protocol server on stdin/stdout.
 
-    Tools: search, context, similar, get_passage, index_status. For MCP clients such as Claude Desktop or an IDE; logs go
-    to stderr."""
+    Tools: search, context, similar, get_passage, index_status. For MCP clients such as Claude Desktop
+    or an IDE; logs go to stderr."""
     with errors_to_exit_codes(), until_stopped("the MCP server"):
         from ..mcp_server import run_stdio
 

@@ -42,7 +42,8 @@ def serve(
 ) -> None:
     """Answer queries over HTTP (JSON), with the model loaded once.
 
-    Endpoints: /query, /context, /similar, /passage, /info, /health; the OpenAPI schema at /openapi.json. Ctrl-C stops it."""
+    Endpoints: /query, /context, /similar, /passage, /info, /health; the OpenAPI schema at /openapi.json.
+    Ctrl-C stops it."""
     with errors_to_exit_codes(), until_stopped("serving"):
         from ..server import check_bind, create_app, is_loopback
 

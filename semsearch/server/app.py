@@ -116,7 +116,7 @@ def create_app(live: LiveIndex, token: str | None = None, loopback: bool = True)
         q: Annotated[str, Query(min_length=1, description="what to look for, in plain words")],
         max_tokens: Annotated[int, Query(ge=1, description="the block's budget, in the model's tokens")] = (
             defaults.CONTEXT_TOKENS),
-        mode: Mode = Mode(defaults.MODE),  # type: ignore[valid-type]  # noqa: B008 - an enum member, not a call
+        mode: Mode = Mode(defaults.MODE),  # noqa: B008 - an enum member, not a call
         top_k: Annotated[int, Query(ge=1, le=answers.MAX_TOP_K)] = defaults.TOP_K,
         path: Annotated[list[str] | None, Query(description="only files matching one of these globs "
                                                 "(repeatable)")] = None,
