@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sections import write_section  # benchmarks/ is the script folder, first on sys.path
+
 REPO = Path(__file__).resolve().parent.parent
 SCIFACT = REPO.parent / "shared" / "data" / "scifact"
 SEMSEARCH = [sys.executable, "-m", "semsearch"]
@@ -243,17 +245,7 @@ def main() -> None:
                    f"`{command}`:\n\n{table}\n<!-- perf-{part}:end -->")
         print(section, flush=True)
         if args.write:
-            _write_section(part, section)
-
-
-def _write_section(part: str, section: str) -> None:
-    path = REPO / "BENCHMARKS.md"
-    text = path.read_text(encoding="utf-8")
-    start_mark, end_mark = f"<!-- perf-{part}:start -->", f"<!-- perf-{part}:end -->"
-    if start_mark not in text:
-        text += f"\n{start_mark}\n{end_mark}\n"
-    start, end = text.index(start_mark), text.index(end_mark) + len(end_mark)
-    path.write_text(text[:start] + section + text[end:], encoding="utf-8")
+            write_section(f"perf-{part}", section)
 
 
 if __name__ == "__main__":
