@@ -143,7 +143,7 @@ def test_similar_from_file_outside_and_stdin(sample_copy: Path, tmp_path: Path) 
     outside = tmp_path / "copy.md"
     shutil.copy(source, outside)
     copied = json.loads(run("similar", outside, "--index", sample_copy, "--format", "json").stdout)
-    assert copied[0]["path"] == rel and copied[0]["score"] > 0.99  # the same text finds its twin first
+    assert copied[0]["relpath"] == rel and copied[0]["score"] > 0.99  # the same text finds its twin first
     piped = run("similar", "-", "--index", sample_copy, "--format", "json", input=source.read_text())
     assert json.loads(piped.stdout)[0]["path"] == rel
 

@@ -235,12 +235,12 @@ def test_odd_file_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     for i, name in enumerate(ODD_NAMES):
         result = cli("query", f"topic{i}a topic{i}b topic{i}c", "--index", root, "--format", "json", "-k", "1",
                      monkeypatch=monkeypatch)
-        assert json.loads(result.stdout)[0]["path"] == name
+        assert json.loads(result.stdout)[0]["relpath"] == name  # (path is absolute: the index is elsewhere)
     # A leading dash is a file after `--`, or with a path in front.
     for source in (["--", "-rf.md"], [root / "-rf.md"]):
         monkeypatch.chdir(root)
         result = cli("similar", "--index", root, "--format", "json", *source, monkeypatch=monkeypatch)
-        assert result.exit_code == 0 and "-rf.md" not in [h["path"] for h in json.loads(result.stdout)]
+        assert result.exit_code == 0 and "-rf.md" not in [h["relpath"] for h in json.loads(result.stdout)]
 
 
 def test_files_deleted_or_growing_while_being_indexed(tmp_path: Path) -> None:
@@ -329,7 +329,7 @@ def test_symlinks_loops_and_outside_links_with_and_without_following(tmp_path: P
     assert not report.changed
     with open_index(root) as idx:
         assert idx.info().stale == 0 and idx.query("lighthouses")[0].path in ("linked.md", "linked-dir/far.md")
-    assert sorted(index(root, follow_symlinks=False).removed) == ["linked-dir/far.md", "linked.md"]
+    assert sorted(index(root, follow_symlinks=False, confirm=lambda question: True).removed) == ["linked-dir/far.md", "linked.md"]
 
 
 def test_empty_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -70,7 +70,7 @@ def test_context_merges_overlapping_passages(sample_copy: Path) -> None:
     passages = parse(result.stdout)
     assert all(not notes for *_, notes in passages)  # nothing cut
     for hit in hits:  # every result is shown, inside one passage
-        assert any(p == hit["path"] and s <= hit["start_line"] and hit["end_line"] <= e for p, s, e, *_ in passages)
+        assert any(p == hit["relpath"] and s <= hit["start_line"] and hit["end_line"] <= e for p, s, e, *_ in passages)
     for a, b in overlapping:  # overlapping results in a single passage
         assert sum(p == a["path"] and s <= a["start_line"] and b["end_line"] <= e for p, s, e, *_ in passages) == 1
     shown: dict[str, list[tuple[int, int]]] = {}

@@ -84,6 +84,6 @@ def test_kept_passages_never_outnumber_the_index(notes: Path, fake: FakeFactory)
     for n in range(12):
         (notes / "kitchen" / f"extra{n}.md").write_text(f"Extra note {n} about soups and stews.\n")
     index(notes)
-    live = index(notes, "--include", "garden/")["passages"]
+    live = index(notes, "--include", "garden/", "--yes")["passages"]
     assert live == 3 and retired(notes) == live  # 14 passages left the index; only as many as it holds are kept
 
