@@ -139,13 +139,13 @@ def test_similar_from_file_outside_and_stdin(sample_copy: Path, tmp_path: Path) 
     source = next(p for p in sorted((sample_copy / "garden").glob("*.md")))
     rel = source.relative_to(sample_copy).as_posix()
     inside = json.loads(run("similar", source, "--index", sample_copy, "--format", "json").stdout)
-    assert rel not in [h["path"] for h in inside] and len(inside) == 10
+    assert rel not in [h["relpath"] for h in inside] and len(inside) == 10
     outside = tmp_path / "copy.md"
     shutil.copy(source, outside)
     copied = json.loads(run("similar", outside, "--index", sample_copy, "--format", "json").stdout)
     assert copied[0]["relpath"] == rel and copied[0]["score"] > 0.99  # the same text finds its twin first
     piped = run("similar", "-", "--index", sample_copy, "--format", "json", input=source.read_text())
-    assert json.loads(piped.stdout)[0]["path"] == rel
+    assert json.loads(piped.stdout)[0]["relpath"] == rel
 
 
 @pytest.mark.slow

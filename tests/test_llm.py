@@ -72,7 +72,7 @@ def test_context_merges_overlapping_passages(sample_copy: Path) -> None:
     for hit in hits:  # every result is shown, inside one passage
         assert any(p == hit["relpath"] and s <= hit["start_line"] and hit["end_line"] <= e for p, s, e, *_ in passages)
     for a, b in overlapping:  # overlapping results in a single passage
-        assert sum(p == a["path"] and s <= a["start_line"] and b["end_line"] <= e for p, s, e, *_ in passages) == 1
+        assert sum(p == a["relpath"] and s <= a["start_line"] and b["end_line"] <= e for p, s, e, *_ in passages) == 1
     shown: dict[str, list[tuple[int, int]]] = {}
     for path, start, end, *_ in passages:
         shown.setdefault(path, []).append((start, end))
