@@ -7,7 +7,6 @@ import contextlib
 import os
 import queue
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,11 +24,11 @@ def indexed_copy(base: Path) -> Path:
     ``.env`` (never indexed), with ``base/secret.txt`` outside it: what a server must never read."""
     from semsearch import sync
 
-    from .conftest import SAMPLE
+    from .conftest import copy_sample
     from .fakes import FakeFactory
 
     root = base / "notes"
-    shutil.copytree(SAMPLE, root)
+    copy_sample(root)
     (root / ".env").write_text("API_KEY=never-readable\n")
     (base / "secret.txt").write_text("outside the root\n")
     sync(root, embedder_factory=FakeFactory())

@@ -53,11 +53,22 @@ def test_folders_a_thousand_deep(tmp_path: Path, monkeypatch) -> None:
         os.close(note)
     finally:
         os.close(fd)
-    result = cli(monkeypatch, "index", root, "--format", "json")
-    assert result.exit_code == 0, result.output
-    added = json.loads(result.stdout)["added"]
-    assert "top.md" in added and any(p.endswith("/d/deep.md") for p in added)
-    assert cli(monkeypatch, "info", "--index", root).exit_code == 0
+    try:
+        result = cli(monkeypatch, "index", root, "--format", "json")
+        assert result.exit_code == 0, result.output
+        added = json.loads(result.stdout)["added"]
+        assert "top.md" in added and any(p.endswith("/d/deep.md") for p in added)
+        assert cli(monkeypatch, "info", "--index", root).exit_code == 0
+    finally:
+        _flatten(root)
+
+
+def _flatten(root: Path) -> None:
+    """Move each level of the deep tree up to ``root`` (pytest's recursive cleanup would overflow)."""
+    level, n = root / "d", 0
+    while (level / "d").is_dir():
+        os.rename(level / "d", root / f"level{n}")
+        level, n = root / f"level{n}", n + 1
 
 
 def _dataset(folder: Path, corpus: list[dict], queries: list[dict], qrels: str) -> Path:

@@ -12,7 +12,7 @@ import pytest
 
 from semsearch import Index, sync
 
-from .conftest import SAMPLE, FakeFactory
+from .conftest import FakeFactory, copy_sample
 from .live_process import LiveProcess
 
 
@@ -172,7 +172,7 @@ def test_a_missing_folder_is_one_line(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_real_model_edit_is_searchable(tmp_path: Path) -> None:
     root = tmp_path / "notes"
-    shutil.copytree(SAMPLE / "garden", root)
+    copy_sample(root, "garden")
     with LiveProcess("watch", root, real_model=True) as proc:
         proc.wait_for(r"indexed ", timeout=600)
         mark = len(proc.lines)
