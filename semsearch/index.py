@@ -47,6 +47,7 @@ class Index:
         device: torch device for the model.
         batch_size: passages per forward pass when embedding on the fly.
         embedder_factory: makes the embedder (tests pass a small fake).
+        store: an open shared store to read instead of a folder's index (``location`` is then unused).
 
     Raises:
         IndexNotFoundError, CorruptIndexError, SettingsMismatchError.
@@ -60,10 +61,12 @@ class Index:
         device: str | None = None,
         batch_size: int = defaults.BATCH_SIZE,
         embedder_factory: EmbedderFactory | None = None,
+        store: Any = None,
     ) -> None:
-        self.index_dir = find_index_dir(Path(location))
         # One committed state until refresh(), even while `index` writes a new one.
-        self.store = LocalStore.open(self.index_dir, snapshot=True)
+        # A shared store (storage/postgres_store.PgStore, opened by the caller) replaces the folder's.
+        self.index_dir = store.index_dir if store is not None else find_index_dir(Path(location))
+        self.store = store if store is not None else LocalStore.open(self.index_dir, snapshot=True)
         self._factory = embedder_factory or default_factory(device, batch_size)
         self._embedder: Embedder | None = None
         self._lock = threading.RLock()
@@ -201,7 +204,10 @@ class Index:
         with self._lock, damaged_catalog_is_reported(self.index_dir):
             catalog = self.store.catalog
             settings = catalog.settings
-            work = plan(self.root, catalog.files(), settings.include, settings.exclude, 2**63, settings.follow_symlinks)
+            # A shared store's folder may be on another machine: stale files are told only where it is here.
+            here = isinstance(self.store, LocalStore) or (self.root.is_dir() and not self.store.prefixed)
+            work = plan(self.root, catalog.files(), settings.include, settings.exclude, 2**63,
+                        settings.follow_symlinks) if here else None
             return IndexInfo(
                 root=self.root,
                 index_dir=self.index_dir,
@@ -211,9 +217,9 @@ class Index:
                 size_bytes=catalog.disk_bytes(),
                 created=catalog.created,
                 updated=catalog.updated,
-                stale_new=work.new(),
-                stale_changed=work.changed(),
-                stale_removed=work.removed,
+                stale_new=work.new() if work is not None else [],
+                stale_changed=work.changed() if work is not None else [],
+                stale_removed=work.removed if work is not None else [],
             )
 
     def lines_around(self, hit: Hit, lines: int) -> tuple[list[str], list[str]]:

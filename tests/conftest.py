@@ -236,3 +236,23 @@ def fingerprint(root: Path) -> dict[str, object]:
     with Index(root) as idx:
         info = idx.info()
         return {"files": info.files, "passages": info.passages, "generation": idx.generation}
+
+
+# ---- the shared store (PostgreSQL): a real server, tests/postgres.py -------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """The admin URL of a PostgreSQL server with pgvector, started for this test run (or $SEMSEARCH_TEST_PG_URL)."""
+    from .postgres import server
+
+    with server() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> str:
+    """A new, empty database of that server, for one test."""
+    from .postgres import new_database
+
+    return new_database(pg_server)

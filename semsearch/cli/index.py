@@ -12,6 +12,7 @@ import typer
 from .. import defaults
 from ..errors import BadInputError
 from ..indexing import check_folder, sync
+from ..indexing.shared import sync_shared
 from ..render import (
     Format,
     IndexProgressBar,
@@ -21,15 +22,18 @@ from ..render import (
 )
 from ..storage import enclosing_root
 from .app import app, errors_to_exit_codes, progress_every, quiet_notices
-from .options import (
+from .options import (  # the shared store (cli/shared.py)
     FILES_PANEL,
     BackendOpt,
     BatchSizeOpt,
     ChunkTokensOpt,
+    CollectionOpt,
     DeviceOpt,
     ModelOpt,
     ReportFormatOpt,
+    StoreOpt,
 )
+from .shared import check_no_collection, store_url
 
 
 @app.command()
@@ -74,20 +78,26 @@ def index(
     nested: Annotated[bool, typer.Option("--nested", help="Make a separate index in PATH even when a folder above "
                                          "it is indexed (default: update that index, walking only PATH).")] = False,
     fmt: ReportFormatOpt = None,
+    store: StoreOpt = None,
+    collection: CollectionOpt = None,
 ) -> None:
     """Create or update the index of PATH (in PATH/.semsearch). Only changed files are re-embedded.
 
     Inside an indexed folder (like git), PATH updates the index above it, walking only PATH."""
     with errors_to_exit_codes():
-        root, within = _target(path, nested)
+        url = store_url(store)
+        if url is None:
+            check_no_collection(collection)
+        root, within = (check_folder(path), None) if url is not None else _target(path, nested)
         if quiet:
             quiet_notices()
         if reset_filters:
             include, exclude = include or [], exclude or []
             follow_symlinks = bool(follow_symlinks)
         with IndexProgressBar(stderr_console(), quiet, progress_every()) as bar:
-            report = sync(
-                root, within=within, model=model, include=include, exclude=exclude, chunk_tokens=chunk_tokens,
+            where = {"within": within} if url is None else {"store": url, "collection": collection}
+            report = (sync if url is None else sync_shared)(
+                root, **where, model=model, include=include, exclude=exclude, chunk_tokens=chunk_tokens,
                 overlap=overlap,
                 backend=backend, max_file_size=_bytes(max_file_size), batch_size=batch_size, device=device,
                 rebuild=rebuild, follow_symlinks=follow_symlinks, on_progress=bar.update,

@@ -104,3 +104,22 @@ ChunkTokensOpt = Annotated[
     typer.Option("--chunk-tokens", metavar="N", help=f"Tokens per passage (default {defaults.CHUNK_TOKENS}, "
                  "at most the model's window).", show_default=False, rich_help_panel=FILES_PANEL),
 ]
+
+# -- The shared store (PostgreSQL): cli/shared.py --
+STORE_PANEL = "Shared index (PostgreSQL)"
+StoreOpt = Annotated[
+    str | None,
+    typer.Option("--store", metavar="URL", envvar="SEMSEARCH_STORE", show_default=False,
+                 help="Keep the index in PostgreSQL at this postgresql:// URL (libpq conventions: PGHOST, "
+                 "PGPASSWORD, ~/.pgpass, sslmode); default: the folder's own .semsearch.", rich_help_panel=STORE_PANEL),
+]
+CollectionOpt = Annotated[
+    str | None,
+    typer.Option("--collection", metavar="NAME", show_default=False, rich_help_panel=STORE_PANEL,
+                 help="With --store: the collection to index (default: named after the folder)."),
+]
+CollectionsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--collection", metavar="NAME", show_default=False, rich_help_panel=STORE_PANEL,
+                 help="With --store: search this collection (repeatable; default: every collection)."),
+]

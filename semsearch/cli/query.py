@@ -24,9 +24,10 @@ from ..render import (
     write_context,
 )
 from .app import app, errors_to_exit_codes, nothing_found, one_thread_search
-from .options import (
+from .options import (  # the shared store (cli/shared.py)
     RANKING_PANEL,
     AbsoluteOpt,
+    CollectionsOpt,
     ContextOpt,
     DeviceOpt,
     FormatOpt,
@@ -37,10 +38,12 @@ from .options import (
     NullOpt,
     PathOpt,
     QueryPromptOpt,
+    StoreOpt,
     TopKOpt,
     WholeIndexOpt,
 )
 from .paths import PathView
+from .shared import check_no_collection, open_shared, store_url, view_for
 
 
 @app.command()
@@ -75,6 +78,8 @@ def query(
                                     help=f"With --format context: the block's budget in tokens, counted with the "
                                     f"index model's tokenizer (default {defaults.CONTEXT_TOKENS}).")
     ] = None,
+    store: StoreOpt = None,
+    collection: CollectionsOpt = None,
 ) -> None:
     """Find the passages that mean what TEXT says, best first.
 
@@ -87,8 +92,8 @@ def query(
             one_thread_search()
         options = {"mode": mode.value, "top_k": top_k, "min_score": min_score, "path_glob": path_glob or (),
                    "per_file": None if chunks else per_file, "query_prompt": query_prompt}
-        with open_index(index_path, model, device) as idx:
-            view = PathView.of(idx.root, absolute=absolute, whole=whole)
+        with open_index(index_path, model, device, store, collection) as idx:
+            view = view_for(idx, absolute=absolute, whole=whole)
             options["path_glob"] = view.globs(path_glob or ())
             if fmt is Format.context:
                 block = idx.context(queries[0], max_tokens=max_tokens or defaults.CONTEXT_TOKENS, **options)
@@ -114,18 +119,28 @@ def similar(
     null: NullOpt = False,
     context: ContextOpt = 0,
     absolute: AbsoluteOpt = False,
+    store: StoreOpt = None,
+    collection: CollectionsOpt = None,
 ) -> None:
     """Find the indexed files most similar to SOURCE (SOURCE itself excluded)."""
-    with errors_to_exit_codes(), open_index(index_path, model, device) as idx:
-        view = PathView.of(idx.root, absolute=absolute, whole=whole)
+    with errors_to_exit_codes(), open_index(index_path, model, device, store, collection) as idx:
+        view = view_for(idx, absolute=absolute, whole=whole)
         path, text = (None, read_stdin()) if source == "-" else (Path(source), None)
         hits = idx.similar(path, text=text, top_k=top_k, min_score=min_score, path_glob=view.globs(path_glob or ()))
         finish([(None, hits)], fmt, view, idx, null=null, context=context)
 
 
 @contextmanager
-def open_index(index_path: Path | None, model: str | None, device: str | None) -> Iterator[Index]:
-    """The index named by ``--index``, else the one at or above the current folder."""
+def open_index(index_path: Path | None, model: str | None, device: str | None, store: str | None = None,
+               collections: Sequence[str] | None = None) -> Iterator[Index]:
+    """The index named by ``--index``, else the one at or above the current folder; with
+    ``--store``, the collections of the shared index."""
+    url = store_url(store)
+    if url is not None:
+        with open_shared(url, collections, model, device) as idx:
+            yield idx
+        return
+    check_no_collection(collections)
     with Index(index_path or Path.cwd(), model=model, device=device) as idx:
         yield idx
 

@@ -175,7 +175,18 @@ class _Run:
 
     def build(self, index_dir: Path, replacing: bool) -> IndexReport:
         """Index the folder from nothing; when ``replacing`` an index, swap it in once complete."""
-        old = readable_settings(index_dir) if replacing else None
+        settings, work, embedder = self.new_index(readable_settings(index_dir) if replacing else None)
+        # A first build happens in place: if interrupted, what it committed is kept and the
+        # next run resumes. A rebuild happens beside the live index (in a hidden folder the
+        # walk skips), so a failed or interrupted rebuild leaves the old index answering,
+        # and the next --rebuild with the same settings resumes it.
+        if not replacing:
+            with LocalStore.create(index_dir, settings) as store:
+                return self.fill(store, work, embedder, settings)
+        return self._replace(index_dir, settings, work, embedder)
+
+    def new_index(self, old: Settings | None) -> tuple[Settings, Plan, Embedder]:
+        """The settings, plan and model of a new index of the folder (replacing one built with ``old``)."""
         # A rebuild keeps what the index was built with, except what this run overrides;
         # with another model, that model's window decides the default passage size.
         settings = resolve(self.flags, old)
@@ -189,13 +200,9 @@ class _Run:
         chunk_tokens = _check_chunking(settings.chunk_tokens, self.flags.get("overlap"), embedder.max_tokens)
         settings = with_(settings, model=embedder.model_id, backend=embedder.backend, dimension=embedder.dimension,
                          chunk_tokens=chunk_tokens, overlap=min(settings.overlap, chunk_tokens // 2))
-        # A first build happens in place: if interrupted, what it committed is kept and the
-        # next run resumes. A rebuild happens beside the live index (in a hidden folder the
-        # walk skips), so a failed or interrupted rebuild leaves the old index answering,
-        # and the next --rebuild with the same settings resumes it.
-        if not replacing:
-            with LocalStore.create(index_dir, settings) as store:
-                return self._fill(store, work, embedder, settings)
+        return settings, work, embedder
+
+    def _replace(self, index_dir: Path, settings: Settings, work: Plan, embedder: Embedder) -> IndexReport:
         target = building_dir(self.root)
         # The new index's own lock is held too, so that once swapped in it is still ours.
         with writer_lock(target):
@@ -205,7 +212,7 @@ class _Run:
                     if done:  # what the interrupted run committed is kept: compare with that
                         work = plan(self.root, store.catalog.files(), settings.include, settings.exclude,
                                     settings.max_file_size, settings.follow_symlinks)
-                    report = self._fill(store, work, embedder, settings, before_vectors=seal)
+                    report = self.fill(store, work, embedder, settings, before_vectors=seal)
             except BaseException:
                 discard_if_empty(target)  # nothing worth resuming
                 raise
@@ -213,7 +220,7 @@ class _Run:
         shutil.rmtree(target, ignore_errors=True)  # the old index, swapped out
         return report
 
-    def _fill(self, store: LocalStore, work: Plan, embedder: Embedder, settings: Settings,
+    def fill(self, store: LocalStore, work: Plan, embedder: Embedder, settings: Settings,
               before_vectors: Callable[[LocalStore], None] | None = None) -> IndexReport:
         """Carry out ``work`` into a new index (or a resumed rebuild), then write its vectors."""
         report = IndexReport(self.root, embedder.model_id, embedder.backend, created=True)

@@ -1,0 +1,288 @@
+"""The shared store: an index kept in PostgreSQL with pgvector, one collection per indexed root.
+
+:class:`PgCatalog` implements the :class:`~.base.Catalog` protocol (lexical search with
+PostgreSQL's full-text search: ``tsvector`` + GIN, ranked by ``ts_rank_cd``) and
+:class:`PgVectors` the :class:`~.base.VectorIndex` one (pgvector, cosine; exact while a
+collection is small, HNSW above :data:`.postgres_schema.HNSW_MIN_PASSAGES`), so the search
+pipeline and the indexing writer run over it unchanged. A reader may open several
+collections at once (of one model): their paths are then shown as ``collection/path``.
+A reader holds one committed state (REPEATABLE READ) until :meth:`PgCatalog.refresh`;
+PostgreSQL's MVCC means it never blocks a writer.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import BadInputError, IndexNotFoundError
+from ..settings import Settings
+from .base import FileRecord, PassageRecord
+from .postgres_schema import (
+    HNSW_EF_SEARCH_MAX,
+    connect,
+    has_hnsw,
+    has_schema,
+    mask,
+    register_vectors,
+    vector_value,
+)
+from .postgres_writes import PgWrites
+from .sqlite import fts_query
+
+
+@dataclass(frozen=True)
+class CollectionRow:
+    """A collection's row: its id, name, the root it indexes, and its settings."""
+
+    id: int
+    name: str
+    root: Path
+    settings: Settings
+
+
+def read_collections(conn: Any, names: Sequence[str] | None) -> list[CollectionRow]:
+    """The named collections (None: all of them), in the order asked (else by name)."""
+    rows = conn.execute("SELECT id, name, root, settings FROM semsearch_collections WHERE name NOT LIKE '%%~%%' "
+                        "ORDER BY name").fetchall() if has_schema(conn) else []
+    found = {r[1]: CollectionRow(r[0], r[1], Path(r[2]), Settings.from_record(r[3])) for r in rows}
+    if names is None:
+        return list(found.values())
+    return [found[n] for n in dict.fromkeys(names) if n in found]
+
+
+def _name(value: bytes) -> str:
+    return os.fsdecode(bytes(value))
+
+
+class PgCatalog(PgWrites):
+    """Collections of an index in PostgreSQL, read (and, with one collection, written) as one catalog.
+
+    Args:
+        conn: an open connection (pgvector types registered).
+        where: the store's URL with any password masked (for messages).
+        collections: what this catalog covers; a writer has exactly one.
+    """
+
+    def __init__(self, conn: Any, where: str, collections: Sequence[CollectionRow], snapshot: bool = False) -> None:
+        self._conn = conn
+        self.where = where
+        self.collections = list(collections)
+        self._ids = [c.id for c in collections]
+        self._by_id = {c.id: c for c in collections}
+        self._prefixed = len(collections) > 1
+        self._snapshot = snapshot
+        self._lock = threading.RLock()
+        first = collections[0]
+        self.root = first.root if not self._prefixed else Path("/")
+        self.index_dir = f"{where} collection {', '.join(c.name for c in collections)}"
+        self.settings = first.settings
+        for other in collections[1:]:
+            if (other.settings.model, other.settings.dimension) != (first.settings.model, first.settings.dimension):
+                raise BadInputError(f"collections {first.name} and {other.name} use different models "
+                                    f"({first.settings.model}, {other.settings.model}); query them one at a time")
+
+    @classmethod
+    def open(cls, url: str, names: Sequence[str] | None, snapshot: bool = True) -> PgCatalog:
+        """Open collections ``names`` (None: every collection) of the store at ``url``.
+
+        Raises:
+            IndexNotFoundError: a collection (or the store's tables) is not there.
+        """
+        conn = connect(url, snapshot=snapshot)
+        try:
+            collections = read_collections(conn, names)
+            missing = [n for n in names or () if n not in {c.name for c in collections}]
+            if missing or not collections:
+                what = f"collection {missing[0]}" if missing else "collection"
+                raise IndexNotFoundError(f"no {what} in {mask(url)} yet; run `semsearch index ROOT --store URL"
+                                         f"{' --collection ' + missing[0] if missing else ''}`")
+            register_vectors(conn)
+            return cls(conn, mask(url), collections, snapshot)
+        except BaseException:
+            conn.close()
+            raise
+
+    # -- paths: a collection's own, or ``collection/path`` when several are open --
+
+    def _show(self, collection: int, path: bytes) -> str:
+        rel = _name(path)
+        return f"{self._by_id[collection].name}/{rel}" if self._prefixed else rel
+
+    def _split(self, path: str) -> tuple[int, bytes] | None:
+        if not self._prefixed:
+            return self._ids[0], os.fsencode(path)
+        name, _, rel = path.partition("/")
+        found = [c.id for c in self.collections if c.name == name]
+        return (found[0], os.fsencode(rel)) if found else None
+
+    # -- reading ----------------------------------------------------------------
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    @property
+    def generation(self) -> int:
+        return int(self._rows("SELECT sum(generation) FROM semsearch_collections WHERE id = ANY(%s)",
+                              (self._ids,))[0][0] or 0)
+
+    @property
+    def created(self) -> float:
+        return float(self._rows("SELECT min(created) FROM semsearch_collections WHERE id = ANY(%s)",
+                                (self._ids,))[0][0])
+
+    @property
+    def updated(self) -> float:
+        return float(self._rows("SELECT max(updated) FROM semsearch_collections WHERE id = ANY(%s)",
+                                (self._ids,))[0][0])
+
+    def _file(self, r: Sequence[Any]) -> FileRecord:
+        return FileRecord(r[0], self._show(r[6], r[1]), r[2], r[3], r[4], r[5])
+
+    def files(self) -> dict[str, FileRecord]:
+        rows = self._rows("SELECT id, path, size, mtime_ns, digest, skipped, collection FROM semsearch_files "
+                          "WHERE collection = ANY(%s)", (self._ids,))
+        return {f.path: f for f in map(self._file, rows)}
+
+    def file(self, path: str) -> FileRecord | None:
+        key = self._split(path)
+        rows = [] if key is None else self._rows(
+            "SELECT id, path, size, mtime_ns, digest, skipped, collection FROM semsearch_files "
+            "WHERE collection = %s AND path = %s", key)
+        return self._file(rows[0]) if rows else None
+
+    def count_files(self) -> int:
+        return int(self._rows("SELECT count(*) FROM semsearch_files WHERE collection = ANY(%s) AND skipped IS NULL",
+                              (self._ids,))[0][0])
+
+    def count_passages(self) -> int:
+        return int(self._rows("SELECT count(*) FROM semsearch_passages WHERE collection = ANY(%s)", (self._ids,))[0][0])
+
+    def disk_bytes(self) -> int:
+        """The bytes the collections' passages take in their table (indexes not counted)."""
+        return int(self._rows("SELECT coalesce(sum(pg_column_size(p.*)), 0) FROM semsearch_passages p "
+                              "WHERE collection = ANY(%s)", (self._ids,))[0][0])
+
+    def check_integrity(self) -> None:
+        """The server keeps its own pages checked (data checksums, amcheck): read every passage once."""
+        self._rows("SELECT count(*) FROM semsearch_passages WHERE collection = ANY(%s) AND embedding IS NOT NULL",
+                   (self._ids,))
+
+    def passages(self, ids: Sequence[int]) -> dict[int, PassageRecord]:
+        rows = self._rows("SELECT p.id, f.path, p.ordinal, p.start_line, p.end_line, p.text, p.collection "
+                          "FROM semsearch_passages p JOIN semsearch_files f ON f.id = p.file_id "
+                          "WHERE p.id = ANY(%s) AND p.collection = ANY(%s)", ([int(i) for i in ids], self._ids))
+        return {r[0]: PassageRecord(r[0], self._show(r[6], r[1]), *r[2:6]) for r in rows}
+
+    def passage_ids(self, paths: Iterable[str]) -> list[int]:
+        keys = [k for k in map(self._split, paths) if k is not None]
+        rows = self._rows("SELECT p.id FROM semsearch_passages p JOIN semsearch_files f ON f.id = p.file_id "
+                          "JOIN unnest(%s::int[], %s::bytea[]) AS k(c, path) ON f.collection = k.c AND f.path = k.path",
+                          ([k[0] for k in keys], [k[1] for k in keys]))
+        return [r[0] for r in rows]
+
+    def lexical(self, text: str, limit: int, allowed: Collection[int] | None = None) -> list[tuple[int, float]]:
+        """The ``limit`` passages that best match any word of ``text``, best first, as (passage
+        id, ``ts_rank_cd`` with length normalisation 1); only ``allowed`` ids if given."""
+        match = fts_query(text)
+        if match is None or limit <= 0 or (allowed is not None and not allowed):
+            return []
+        query = " | ".join(f"'{w}'" for w in re.findall(r'"([^"]+)"', match))  # words: no quote or backslash
+        only = "" if allowed is None else "AND p.id = ANY(%s) "
+        params: list[Any] = [query, self._ids] + ([] if allowed is None else [sorted(int(i) for i in allowed)])
+        rows = self._rows("SELECT p.id, ts_rank_cd(p.tsv, q, 1) AS score FROM semsearch_passages p, "
+                          "to_tsquery('english', %s) q WHERE p.collection = ANY(%s) AND p.tsv @@ q "
+                          f"{only}ORDER BY score DESC, p.id LIMIT %s", [*params, limit])
+        return [(r[0], float(r[1])) for r in rows]
+
+    def _matrix(self, values: Iterable[Any]) -> np.ndarray:
+        rows = [vector_value(v) for v in values]
+        return np.stack(rows) if rows else np.zeros((0, self.settings.dimension), np.float32)
+
+    def file_vectors(self, path: str) -> tuple[list[int], np.ndarray]:
+        key = self._split(path)
+        rows = [] if key is None else self._rows(
+            "SELECT p.id, p.embedding FROM semsearch_passages p JOIN semsearch_files f ON f.id = p.file_id "
+            "WHERE f.collection = %s AND f.path = %s ORDER BY p.ordinal", key)
+        return [r[0] for r in rows], self._matrix(r[1] for r in rows)
+
+    def centroids(self) -> tuple[list[str], np.ndarray]:
+        rows = self._rows("SELECT path, centroid, collection FROM semsearch_files WHERE collection = ANY(%s) "
+                          "AND centroid IS NOT NULL", (self._ids,))
+        rows.sort(key=lambda r: self._show(r[2], r[0]))
+        return [self._show(r[2], r[0]) for r in rows], self._matrix(r[1] for r in rows)
+
+    def passage_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        rows = self._rows("SELECT id, embedding FROM semsearch_passages WHERE id = ANY(%s) AND collection = ANY(%s)",
+                          ([int(i) for i in ids], self._ids))
+        return {r[0]: vector_value(r[1]) for r in rows}
+
+    def all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        rows = self._rows("SELECT id, embedding FROM semsearch_passages WHERE collection = ANY(%s) ORDER BY id",
+                          (self._ids,))
+        return np.array([r[0] for r in rows], dtype=np.int64), self._matrix(r[1] for r in rows)
+
+    def refresh(self) -> bool:
+        """Move a reader to the latest commit; True if the collections changed."""
+        with self._lock:
+            before = self.generation
+            if self._snapshot:
+                self._conn.rollback()
+            rows = self._rows("SELECT settings FROM semsearch_collections WHERE id = %s", (self._ids[0],))
+            if rows:
+                self.settings = Settings.from_record(rows[0][0])
+            return self.generation != before
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class PgVectors:
+    """The collections' passage vectors in pgvector, searched by cosine similarity."""
+
+    def __init__(self, catalog: PgCatalog) -> None:
+        self._catalog = catalog
+        self.dimension = catalog.settings.dimension
+
+    def __len__(self) -> int:
+        return self._catalog.count_passages()
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        raise NotImplementedError("passages and their vectors are added together, through the catalog")
+
+    def remove(self, ids: Sequence[int]) -> None:
+        raise NotImplementedError("passages and their vectors are removed together, through the catalog")
+
+    def search(self, vector: np.ndarray, k: int, allowed: Collection[int] | None = None) -> list[tuple[int, float]]:
+        """The ``k`` nearest passages (among ``allowed`` ids, if given), best first, as
+        (passage id, cosine). Exact unless the collection has an HNSW index, ``k`` is
+        within its reach, and no filter applies (a filter is a short list: exact is cheap)."""
+        if k <= 0 or (allowed is not None and not allowed):
+            return []
+        catalog, dim = self._catalog, int(self.dimension)
+        query = np.asarray(vector, dtype=np.float32)
+        found: list[tuple[int, float]] = []
+        with catalog._lock:
+            conn = catalog._conn
+            for cid in catalog._ids:
+                approximate = allowed is None and k <= HNSW_EF_SEARCH_MAX and has_hnsw(conn, cid)
+                if approximate:
+                    conn.execute("SELECT set_config('hnsw.ef_search', %s, false)", (str(max(64, k)),))
+                distance = f"(embedding::vector({dim}) <=> %s::vector({dim}))"
+                order = distance if approximate else f"{distance} + 0"  # + 0: not the index's expression, so exact
+                only = "" if allowed is None else "AND id = ANY(%s) "
+                params: list[Any] = [query, cid] + ([] if allowed is None else [sorted(int(i) for i in allowed)])
+                rows = conn.execute(f"SELECT id, 1 - {distance} FROM semsearch_passages WHERE collection = %s "
+                                    f"{only}ORDER BY {order}, id LIMIT %s", [query, *params[1:], query, k]).fetchall()
+                found += [(r[0], float(r[1])) for r in rows]
+        found.sort(key=lambda item: (-item[1], item[0]))
+        return found[:k]

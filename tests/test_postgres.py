@@ -1,0 +1,192 @@
+"""The shared store: the real command line (``--store postgresql://…``) against a real
+PostgreSQL server with pgvector that the test run starts (tests/postgres.py), on private
+copies of sample_corpus/. Fast tests use the fake embedder in process; the kill test runs
+the command in a child process and the real-model comparison loads the model (slow).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from typer.testing import CliRunner
+
+from semsearch import Index, sync
+from semsearch.cli import app
+from semsearch.storage.postgres_store import writing
+
+from .conftest import copy_sample
+from .fakes import FakeFactory
+from .postgres import passages_of, query_all
+
+runner = CliRunner()
+REPO = Path(__file__).resolve().parent.parent
+QUERIES = ["stop server journals from filling up the drive", "what to do with kitchen scraps and fallen leaves",
+           "rotate logs", "overnight bread"]
+
+
+def run(*args: object) -> object:
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def ok(*args: object) -> object:
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def hits(url: str, text: str, *extra: object) -> list[dict]:
+    return json.loads(ok("query", text, "--store", url, "-f", "json", "-k", 10, *extra).stdout)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    return copy_sample(tmp_path / "notes")
+
+
+def test_index_query_similar_info_match_the_local_store(pg_url: str, corpus: Path, fake_model: None,
+                                                        tmp_path: Path) -> None:
+    report = json.loads(ok("index", corpus, "--store", pg_url, "-f", "json").stdout)
+    local = copy_sample(tmp_path / "local")
+    sync(local, embedder_factory=FakeFactory())
+    assert not (corpus / ".semsearch").exists()  # the shared index is in the database, not the folder
+    assert report["files"] > 40 and report["passages"] == passages_count(local)
+    with Index(local, embedder_factory=FakeFactory()) as index:
+        for text in QUERIES:
+            # Dense search is exact at this size: the same passages, in the same order, with the same scores.
+            shared = hits(pg_url, text, "--mode", "dense")
+            expected = index.query(text, mode="dense", top_k=10)
+            assert [(h["path"], h["start_line"]) for h in shared] == [(h.path, h.start_line) for h in expected]
+            assert [h["score"] for h in shared] == pytest.approx([h.score for h in expected], abs=1e-5)
+            # Lexical search is PostgreSQL's own ranking: every result holds a word of the query.
+            words = set(text.lower().split())
+            for hit in hits(pg_url, text, "--mode", "lexical"):
+                assert words & set(hit["text"].lower().replace("-", " ").split()) or hit["score"] > 0
+            assert hits(pg_url, text, "--mode", "hybrid")
+        similar = json.loads(ok("similar", corpus / "howto" / "logrotate.md", "--store", pg_url, "-f", "json").stdout)
+        expected = index.similar(local / "howto" / "logrotate.md")
+        assert [h["path"] for h in similar] == [h.path for h in expected]
+        assert "howto/logrotate.md" not in [h["path"] for h in similar]
+    info = json.loads(ok("info", "--store", pg_url, "-f", "json").stdout)
+    assert (info["files"], info["passages"], info["stale"]) == (report["files"], report["passages"], 0)
+    assert info["root"] == str(corpus.resolve())
+
+
+def passages_count(root: Path) -> int:
+    with Index(root, embedder_factory=FakeFactory()) as index:
+        return index.info().passages
+
+
+def test_incremental_reindex_embeds_only_changes(pg_url: str, corpus: Path, fake_model: None, tmp_path: Path) -> None:
+    ok("index", corpus, "--store", pg_url)
+    (corpus / "howto" / "logrotate.md").write_text("# Log rotation\n\nCompress the logs every Sunday night.\n")
+    (corpus / "travel" / "scotland-road-trip.txt").unlink()
+    shutil.copy(corpus / "garden" / "garlic.md", corpus / "garden" / "garlic-copy.md")
+    report = json.loads(ok("index", corpus, "--store", pg_url, "-f", "json").stdout)
+    assert report["updated"] == ["howto/logrotate.md"] and report["added"] == ["garden/garlic-copy.md"]
+    assert report["removed"] == ["travel/scotland-road-trip.txt"]
+    assert report["passages_embedded"] == 1 and report["passages_reused"] > 0  # the copy costs no embedding
+    again = json.loads(ok("index", corpus, "--store", pg_url, "-f", "json").stdout)
+    assert again["passages_embedded"] == 0 and again["added"] == again["updated"] == again["removed"] == []
+    # The state equals a fresh index of the same folder.
+    ok("index", corpus, "--store", pg_url, "--collection", "fresh", "--rebuild")
+    assert passages_of(pg_url, "notes") == passages_of(pg_url, "fresh")
+
+
+def test_collections_are_isolated(pg_url: str, corpus: Path, fake_model: None, tmp_path: Path) -> None:
+    other = copy_sample(tmp_path / "kitchen", "kitchen") if (corpus / "kitchen").is_dir() else None
+    other = other or copy_sample(tmp_path / "garden", "garden")
+    ok("index", corpus, "--store", pg_url, "--collection", "team-a")
+    ok("index", other, "--store", pg_url, "--collection", "team-b")
+    before = passages_of(pg_url, "team-a")
+    only_b = hits(pg_url, "compost", "--collection", "team-b", "--mode", "lexical")
+    assert only_b and all((other / h["path"]).is_file() for h in only_b)
+    both = hits(pg_url, "compost", "--mode", "lexical", "-k", 50, "--chunks")
+    assert {h["path"].split("/")[0] for h in both} == {"team-a", "team-b"}  # paths name their collection
+    victim = sorted(p for p in other.rglob("*") if p.is_file())[0]
+    victim.unlink()
+    report = json.loads(ok("index", other, "--store", pg_url, "--collection", "team-b", "-f", "json").stdout)
+    assert report["removed"] == [victim.relative_to(other).as_posix()]
+    assert passages_of(pg_url, "team-a") == before  # another collection's writer never touches it
+    info = json.loads(ok("info", "--store", pg_url, "--collection", "team-b", "-f", "json").stdout)
+    assert info["files"] == report["files"]
+    missing = run("query", "compost", "--store", pg_url, "--collection", "team-c")
+    assert missing.exit_code == 2 and "no collection team-c" in missing.output
+
+
+def test_a_password_never_shows(pg_url: str, corpus: Path, fake_model: None) -> None:
+    secret = "Sw0rdfish-7431"
+    query_all(pg_url, f"CREATE ROLE alice LOGIN SUPERUSER PASSWORD '{secret}'")
+    parts = urlsplit(pg_url)
+    url = urlunsplit((parts.scheme, f"alice:{secret}@{parts.hostname or ''}", parts.path, parts.query, ""))
+    unreachable = urlunsplit((parts.scheme, f"alice:{secret}@", parts.path, "host=/nonexistent-semsearch", ""))
+    outputs = [run("index", corpus, "--store", url), run("info", "--store", url), run("info", "--store", url, "-f",
+               "json"), run("query", "rotate logs", "--store", url), run("query", "x", "--store", url,
+               "--collection", "nope"), run("index", corpus, "--store", unreachable)]
+    for result in outputs:
+        assert secret not in result.output
+    assert [r.exit_code for r in outputs] == [0, 0, 0, 0, 2, 2], [r.output for r in outputs]
+    assert "alice:***@" in outputs[1].output.replace("\n", "") and "alice:***@" in outputs[2].output
+    assert "cannot connect to" in outputs[5].output
+
+
+def test_a_second_writer_on_a_collection_is_told_to_wait(pg_url: str, corpus: Path, fake_model: None) -> None:
+    ok("index", corpus, "--store", pg_url)
+    with writing(pg_url, "notes"):  # a writer's session holds the collection
+        blocked = run("index", corpus, "--store", pg_url)
+        other = run("index", corpus, "--store", pg_url, "--collection", "elsewhere")
+    assert blocked.exit_code == 2
+    assert "another index is running on collection notes" in blocked.output
+    assert len(blocked.output.strip().splitlines()) == 1
+    assert other.exit_code == 0, other.output  # writers on other collections are not held up
+
+
+def test_bad_store_options_are_one_line_errors(pg_url: str, corpus: Path, fake_model: None) -> None:
+    for args, says in ((["--store", "mysql://x@y/z"], "not a postgresql:// URL"),
+                       (["--collection", "a"], "add --store"),
+                       (["--store", pg_url, "--collection", "../x"], "not a collection name")):
+        result = run("index", corpus, *args)
+        assert result.exit_code == 2 and says in result.output and len(result.output.strip().splitlines()) == 1
+    assert query_all(pg_url, "SELECT to_regclass('semsearch_collections')") == [(None,)]  # nothing was written
+
+
+@pytest.mark.slow
+def test_kill_9_mid_index_then_resume(pg_url: str, corpus: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "SEMSEARCH_TEST_COMMIT_EVERY": "20", "PYTHONPATH": str(REPO)}
+
+    def child(*options: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(REPO / "tests" / "crash_child.py"), *options, "--", "index",
+                               str(corpus), "--store", pg_url, "-q"], env=env, capture_output=True, text=True,
+                              timeout=300, check=False)
+
+    for nth in (3, 6):  # killed after two, then five, committed batches
+        killed = child("--kill", f"embed:{nth}")
+        assert killed.returncode == -9, killed.stderr
+        kept = query_all(pg_url, "SELECT count(*) FROM semsearch_files")[0][0]
+        assert 0 < kept < 50  # what was committed is kept, never half a batch
+    resumed = child()
+    assert resumed.returncode == 0, resumed.stderr
+    whole = copy_sample(tmp_path / "whole")
+    done = subprocess.run([sys.executable, str(REPO / "tests" / "crash_child.py"), "--", "index", str(whole),
+                           "--store", pg_url, "--collection", "whole", "-q"], env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert passages_of(pg_url, "notes") == passages_of(pg_url, "whole")
+
+
+@pytest.mark.slow
+def test_real_model_dense_top10_equals_the_local_store(pg_url: str, sample_copy: Path, tmp_path: Path) -> None:
+    corpus = copy_sample(tmp_path / "sample_corpus")
+    ok("index", corpus, "--store", pg_url)
+    with Index(sample_copy) as index:
+        for text in QUERIES:
+            shared = hits(pg_url, text, "--mode", "dense")
+            local = index.query(text, mode="dense", top_k=10)
+            assert [(h["path"], h["start_line"]) for h in shared] == [(h.path, h.start_line) for h in local]
+            assert [h["score"] for h in shared] == pytest.approx([h.score for h in local], abs=1e-4)
