@@ -190,3 +190,20 @@ def test_real_model_dense_top10_equals_the_local_store(pg_url: str, sample_copy:
             local = index.query(text, mode="dense", top_k=10)
             assert [(h["path"], h["start_line"]) for h in shared] == [(h.path, h.start_line) for h in local]
             assert [h["score"] for h in shared] == pytest.approx([h.score for h in local], abs=1e-4)
+
+
+def test_eval_on_the_shared_store_scores_as_the_local_one(pg_url: str, tmp_path: Path, fake_model: None) -> None:
+    from semsearch.evaluation import run_eval
+
+    from .test_eval import CORPUS, QRELS, QUERIES, write_beir
+
+    tiny = write_beir(tmp_path / "tiny", CORPUS, QUERIES, QRELS)
+    shared = json.loads(ok("eval", tiny, "--store", pg_url, "--cache-dir", tmp_path / "c1", "--ignore-identical-ids",
+                           "-f", "json").stdout)
+    local = run_eval(tiny, ignore_identical_ids=True, cache=tmp_path / "c2", embedder_factory=FakeFactory())
+    scores = {r["mode"]: r for r in shared["results"]}
+    # The same rankings: dense is exact, and these lexical ones are clear-cut. (Hybrid fuses
+    # ts_rank_cd's scores, not BM25's, so its ranking may differ: measured in BENCHMARKS.md.)
+    for result in (r for r in local.results if r.mode != "hybrid"):
+        assert scores[result.mode]["scores"]["ndcg_at_10"] == pytest.approx(result.scores.ndcg_at_10, abs=1e-6), result.mode
+    assert query_all(pg_url, "SELECT count(*) FROM semsearch_collections WHERE name LIKE 'eval-tiny-%%'") == [(1,)]

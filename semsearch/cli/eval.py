@@ -18,7 +18,9 @@ from .options import (
     ModelOpt,
     QueryPromptOpt,
     ReportFormatOpt,
+    StoreOpt,  # the shared store (cli/shared.py)
 )
+from .shared import store_url
 
 
 @app.command("eval")
@@ -47,6 +49,7 @@ def eval_(
                                      "(default: $SEMSEARCH_CACHE_DIR, else $XDG_CACHE_HOME/semsearch).")
     ] = None,
     fmt: ReportFormatOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Measure search quality on a BEIR dataset: nDCG@10, Recall@100 and MRR@10 per mode.
 
@@ -55,11 +58,12 @@ def eval_(
     from ..evaluation import run_eval
 
     with errors_to_exit_codes():
+        url = store_url(store)
         with IndexProgressBar(stderr_console()) as bar, EvalProgressBar(stderr_console()) as queries:
             report = run_eval(
                 dataset, split=split, modes=[m.value for m in modes or Mode], limit=limit,
                 ignore_identical_ids=ignore_identical_ids, query_prompt=query_prompt, cache=cache,
-                on_index_progress=bar.update, on_query=queries.update,
+                on_index_progress=bar.update, on_query=queries.update, store=url,
                 model=model, backend=backend, chunk_tokens=chunk_tokens, batch_size=batch_size, device=device,
             )
         show_eval(report, fmt or Format.table, stdout_console())

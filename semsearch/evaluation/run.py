@@ -54,6 +54,7 @@ def prepare_index(
     cache: Path | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     embedder_factory: EmbedderFactory | None = None,
+    store: str | None = None,
 ) -> tuple[Path, IndexReport]:
     """Build, or bring up to date, the cached index of ``dataset``'s corpus.
 
@@ -62,6 +63,7 @@ def prepare_index(
         flags: settings by name, as for :func:`semsearch.sync`; the ones that shape
             the index make up the cache key.
         cache: the cache folder (default :func:`semsearch.defaults.cache_dir`).
+        store: a shared store's URL: the index is kept there (collection :func:`eval_collection`).
 
     Returns:
         The indexed folder, and the ``sync`` report (nothing added when reused).
@@ -80,8 +82,18 @@ def prepare_index(
                 body = f"{title}\n\n{text}" if title and text else title or text
                 _write_private(docs / doc_filename(did), body + "\n")
             _write_private(docs / _COMPLETE, "")
+    if store is not None:
+        from ..indexing.shared import sync_shared
+
+        return docs, sync_shared(docs, store, collection=eval_collection(docs), on_progress=on_progress,
+                                 embedder_factory=embedder_factory, **{**flags, **shaping})
     report = sync(docs, on_progress=on_progress, embedder_factory=embedder_factory, **{**flags, **shaping})
     return docs, report
+
+
+def eval_collection(docs: Path) -> str:
+    """The shared store's collection of a cached evaluation index (its folder's name: dataset and key)."""
+    return "eval-" + docs.parent.name
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -101,6 +113,7 @@ def evaluate(
     on_query: Callable[[str, int, int], None] | None = None,
     device: str | None = None,
     embedder_factory: EmbedderFactory | None = None,
+    store: str | None = None,
 ) -> list[ModeResult]:
     """Run the dataset's judged queries (the first ``limit``) in each mode and score them.
 
@@ -112,7 +125,12 @@ def evaluate(
     queries = list(dataset.queries.items())[:limit]
     ids = {doc_filename(d): d for d in dataset.corpus}  # from file name back to id (long ids are hashed)
     results = []
-    with Index(index_root, device=device, embedder_factory=embedder_factory) as index:
+    shared = None
+    if store is not None:
+        from ..storage.postgres_store import PgStore
+
+        shared = PgStore.open(store, [eval_collection(index_root)])
+    with Index(index_root, device=device, embedder_factory=embedder_factory, store=shared) as index:
         index.load_model()  # before the clock starts
         for mode in modes:
             started = time.perf_counter()
@@ -144,6 +162,7 @@ def run_eval(
     on_index_progress: Callable[[Progress], None] | None = None,
     on_query: Callable[[str, int, int], None] | None = None,
     embedder_factory: EmbedderFactory | None = None,
+    store: str | None = None,
     **flags: Any,
 ) -> EvalReport:
     """``semsearch eval``: index the dataset's corpus (or reuse the cached index), run
@@ -152,17 +171,18 @@ def run_eval(
     Args:
         flags: settings by name, as for :func:`semsearch.sync` (model, backend,
             chunk_tokens, batch_size, device...).
+        store: a shared store's URL (``postgresql://``) to keep the index in, instead of the cache folder.
     """
     for mode in modes:
         check_mode(mode)
     dataset = load_dataset(path, split)
     started = time.perf_counter()
     root, report = prepare_index(dataset, flags, cache=cache, on_progress=on_index_progress,
-                                 embedder_factory=embedder_factory)
+                                 embedder_factory=embedder_factory, store=store)
     index_seconds = time.perf_counter() - started
     results = evaluate(dataset, root, modes=modes, limit=limit, ignore_identical_ids=ignore_identical_ids,
                        query_prompt=query_prompt, on_query=on_query, device=flags.get("device"),
-                       embedder_factory=embedder_factory)
+                       embedder_factory=embedder_factory, store=store)
     return EvalReport(dataset.path.name, split, report.model_id, report.backend, report.files, root.parent,
                       index_seconds, not report.added, report.passages_embedded, results)
 
