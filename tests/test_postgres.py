@@ -205,5 +205,18 @@ def test_eval_on_the_shared_store_scores_as_the_local_one(pg_url: str, tmp_path:
     # The same rankings: dense is exact, and these lexical ones are clear-cut. (Hybrid fuses
     # ts_rank_cd's scores, not BM25's, so its ranking may differ: measured in BENCHMARKS.md.)
     for result in (r for r in local.results if r.mode != "hybrid"):
-        assert scores[result.mode]["scores"]["ndcg_at_10"] == pytest.approx(result.scores.ndcg_at_10, abs=1e-6), result.mode
+        shared_ndcg = scores[result.mode]["scores"]["ndcg_at_10"]
+        assert shared_ndcg == pytest.approx(result.scores.ndcg_at_10, abs=1e-6), result.mode
     assert query_all(pg_url, "SELECT count(*) FROM semsearch_collections WHERE name LIKE 'eval-tiny-%%'") == [(1,)]
+
+
+def test_rebuild_swaps_in_a_new_collection(pg_url: str, corpus: Path, fake_model: None) -> None:
+    ok("index", corpus, "--store", pg_url)
+    before = json.loads(ok("info", "--store", pg_url, "-f", "json").stdout)
+    changed = run("index", corpus, "--store", pg_url, "--chunk-tokens", 64)
+    assert changed.exit_code == 2 and "--rebuild" in changed.output  # a recorded setting: not changed quietly
+    ok("index", corpus, "--store", pg_url, "--chunk-tokens", 64, "--rebuild")
+    after = json.loads(ok("info", "--store", pg_url, "-f", "json").stdout)
+    assert after["chunk_tokens"] == 64 and after["files"] == before["files"] and after["passages"] > before["passages"]
+    assert query_all(pg_url, "SELECT name FROM semsearch_collections") == [("notes",)]  # no hidden leftover
+    assert hits(pg_url, "rotate logs")

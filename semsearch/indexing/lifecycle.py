@@ -12,7 +12,7 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .. import defaults
 from ..embedders import Embedder, EmbedderFactory, check_backend, default_factory, resolve_model
@@ -26,6 +26,7 @@ from ..ignore import compile_globs
 from ..records import IndexReport, Skipped
 from ..settings import Settings, check_dimension, diff, resolve, with_
 from ..storage import (
+    Catalog,
     LocalStore,
     building_dir,
     check_index_location,
@@ -156,6 +157,16 @@ def _check_flags(flags: dict[str, Any]) -> None:
                             f"{defaults.OVERLAP_TOKENS})")
 
 
+class WritableStore(Protocol):
+    """What a run needs of a store: :class:`LocalStore`, or the shared one (``storage.postgres_store.PgStore``)."""
+
+    @property
+    def catalog(self) -> Catalog: ...
+    def vectors_current(self) -> bool: ...
+    def vectors_problem(self) -> str | None: ...
+    def write_vectors(self) -> None: ...
+
+
 class _Run:
     """One ``sync`` call: what was asked, and how to get the model."""
 
@@ -220,8 +231,8 @@ class _Run:
         shutil.rmtree(target, ignore_errors=True)  # the old index, swapped out
         return report
 
-    def fill(self, store: LocalStore, work: Plan, embedder: Embedder, settings: Settings,
-              before_vectors: Callable[[LocalStore], None] | None = None) -> IndexReport:
+    def fill(self, store: WritableStore, work: Plan, embedder: Embedder, settings: Settings,
+              before_vectors: Callable[[Any], None] | None = None) -> IndexReport:
         """Carry out ``work`` into a new index (or a resumed rebuild), then write its vectors."""
         report = IndexReport(self.root, embedder.model_id, embedder.backend, created=True)
         Writer(store.catalog, work, report, lambda: embedder, settings.max_file_size, self.on_progress).run()
@@ -233,7 +244,7 @@ class _Run:
         self._finish(report, store)
         return report
 
-    def update(self, store: LocalStore) -> IndexReport:
+    def update(self, store: WritableStore) -> IndexReport:
         """Bring an existing index up to date."""
         recorded = store.catalog.settings
         settings = resolve(self.flags, recorded)
@@ -270,7 +281,7 @@ class _Run:
         self._finish(report, store)
         return report
 
-    def _finish(self, report: IndexReport, store: LocalStore) -> None:
+    def _finish(self, report: IndexReport, store: WritableStore) -> None:
         report.files = store.catalog.count_files()
         report.passages = store.catalog.count_passages()
         report.seconds = time.perf_counter() - self.started

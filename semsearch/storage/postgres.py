@@ -127,7 +127,8 @@ class PgCatalog(PgWrites):
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+            rows: list[Any] = self._conn.execute(sql, params).fetchall()
+            return rows
 
     @property
     def generation(self) -> int:
