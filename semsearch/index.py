@@ -225,6 +225,8 @@ class Index:
     def lines_around(self, hit: Hit, lines: int) -> tuple[list[str], list[str]]:
         """Up to ``lines`` lines before and after ``hit`` in its file, read from the file
         when it is as it was indexed; none when it changed since (the passage alone stands)."""
+        if getattr(self.store, "prefixed", False):  # several collections of a shared store: no one folder
+            return [], []
         with self._lock, damaged_catalog_is_reported(self.index_dir):
             record = self.store.catalog.file(hit.path)
         return lines_around(self.root, record, hit, lines)

@@ -203,7 +203,7 @@ def test_eval_on_the_shared_store_scores_as_the_local_one(pg_url: str, tmp_path:
     local = run_eval(tiny, ignore_identical_ids=True, cache=tmp_path / "c2", embedder_factory=FakeFactory())
     scores = {r["mode"]: r for r in shared["results"]}
     # The same rankings: dense is exact, and these lexical ones are clear-cut. (Hybrid fuses
-    # ts_rank_cd's scores, not BM25's, so its ranking may differ: measured in BENCHMARKS.md.)
+    # BM25 on PostgreSQL's stemming and passage lengths, so its ranking may differ: see BENCHMARKS.md.)
     for result in (r for r in local.results if r.mode != "hybrid"):
         shared_ndcg = scores[result.mode]["scores"]["ndcg_at_10"]
         assert shared_ndcg == pytest.approx(result.scores.ndcg_at_10, abs=1e-6), result.mode

@@ -1,7 +1,7 @@
 """The shared store: an index kept in PostgreSQL with pgvector, one collection per indexed root.
 
 :class:`PgCatalog` implements the :class:`~.base.Catalog` protocol (lexical search with
-PostgreSQL's full-text search: ``tsvector`` + GIN, ranked by ``ts_rank_cd``) and
+PostgreSQL's full-text search: ``tsvector`` + GIN, ranked by BM25 computed in SQL) and
 :class:`PgVectors` the :class:`~.base.VectorIndex` one (pgvector, cosine; exact while a
 collection is small, HNSW above :data:`.postgres_schema.HNSW_MIN_PASSAGES`), so the search
 pipeline and the indexing writer run over it unchanged. A reader may open several
@@ -26,6 +26,7 @@ from ..errors import BadInputError, IndexNotFoundError
 from ..settings import Settings
 from .base import FileRecord, PassageRecord
 from .postgres_schema import (
+    BM25_SQL,
     HNSW_EF_SEARCH_MAX,
     connect,
     has_hnsw,
@@ -192,16 +193,15 @@ class PgCatalog(PgWrites):
 
     def lexical(self, text: str, limit: int, allowed: Collection[int] | None = None) -> list[tuple[int, float]]:
         """The ``limit`` passages that best match any word of ``text``, best first, as (passage
-        id, ``ts_rank_cd`` with length normalisation 1); only ``allowed`` ids if given."""
+        id, BM25 score: see :data:`.postgres_schema.BM25_SQL`); only ``allowed`` ids if given."""
         match = fts_query(text)
         if match is None or limit <= 0 or (allowed is not None and not allowed):
             return []
-        query = " | ".join(f"'{w}'" for w in re.findall(r'"([^"]+)"', match))  # words: no quote or backslash
-        only = "" if allowed is None else "AND p.id = ANY(%s) "
-        params: list[Any] = [query, self._ids] + ([] if allowed is None else [sorted(int(i) for i in allowed)])
-        rows = self._rows("SELECT p.id, ts_rank_cd(p.tsv, q, 1) AS score FROM semsearch_passages p, "
-                          "to_tsquery('english', %s) q WHERE p.collection = ANY(%s) AND p.tsv @@ q "
-                          f"{only}ORDER BY score DESC, p.id LIMIT %s", [*params, limit])
+        words = re.findall(r'"([^"]+)"', match)  # \w only: no quote or backslash
+        only = "" if allowed is None else "AND p.id = ANY(%s)"
+        params: list[Any] = [" ".join(words), self._ids, self._ids, self._ids, " | ".join(f"'{w}'" for w in words)]
+        params += [] if allowed is None else [sorted(int(i) for i in allowed)]
+        rows = self._rows(BM25_SQL.format(only=only), [*params, limit])
         return [(r[0], float(r[1])) for r in rows]
 
     def _matrix(self, values: Iterable[Any]) -> np.ndarray:

@@ -220,3 +220,26 @@ def server_errors_are_reported(url: str) -> Iterator[None]:
             raise
         raise SemsearchError(f"the store at {mask(url)} failed: {scrub(str(exc), url)}; what was committed is "
                              "kept, run the command again (check the server and the user's permissions)") from None
+
+
+# Lexical ranking: BM25 (k1 1.2, b 0.75, as SQLite FTS5's bm25()) computed from the passages'
+# tsvectors, since PostgreSQL's own ts_rank_cd ranks any-word queries much worse (BENCHMARKS.md).
+# A passage's length is its count of distinct lexemes (stop words are not in a tsvector);
+# document frequencies are counted per query through the GIN index. Parameters: the query's
+# words (space-separated, \w only), the same as an OR tsquery, the collection ids (twice),
+# then the limit; ``{only}`` is empty or a filter on ``p.id``.
+BM25_SQL = """
+WITH terms AS (SELECT DISTINCT u.lexeme FROM unnest(to_tsvector('english', %s)) u),
+stats AS (SELECT count(*)::float8 AS n, greatest(avg(length(tsv)), 1)::float8 AS avgdl
+          FROM semsearch_passages WHERE collection = ANY(%s)),
+idf AS (SELECT t.lexeme, greatest(ln((s.n - d.df + 0.5) / (d.df + 0.5)), 1e-6) AS w
+        FROM terms t CROSS JOIN stats s
+        CROSS JOIN LATERAL (SELECT count(*)::float8 AS df FROM semsearch_passages p
+                            WHERE p.collection = ANY(%s) AND p.tsv @@ quote_literal(t.lexeme)::tsquery) d)
+SELECT p.id, sum(i.w * u.tf * 2.2 / (u.tf + 1.2 * (0.25 + 0.75 * length(p.tsv) / s.avgdl))) AS score
+FROM semsearch_passages p CROSS JOIN stats s
+CROSS JOIN LATERAL (SELECT v.lexeme, coalesce(array_length(v.positions, 1), 1) AS tf FROM unnest(p.tsv) v) u
+JOIN idf i ON i.lexeme = u.lexeme
+WHERE p.collection = ANY(%s) AND p.tsv @@ to_tsquery('english', %s) {only}
+GROUP BY p.id ORDER BY score DESC, p.id LIMIT %s
+"""
