@@ -110,13 +110,13 @@ STORE_PANEL = "Shared index (PostgreSQL)"
 StoreOpt = Annotated[
     str | None,
     typer.Option("--store", metavar="URL", envvar="SEMSEARCH_STORE", show_default=False,
-                 help="Keep the index in PostgreSQL at this postgresql:// URL (libpq conventions: PGHOST, "
-                 "PGPASSWORD, ~/.pgpass, sslmode); default: the folder's own .semsearch.", rich_help_panel=STORE_PANEL),
+                 help="Keep the index in PostgreSQL at this postgresql:// URL (see the README).",
+                 rich_help_panel=STORE_PANEL),
 ]
 CollectionOpt = Annotated[
     str | None,
     typer.Option("--collection", metavar="NAME", show_default=False, rich_help_panel=STORE_PANEL,
-                 help="With --store: the collection to index (default: named after the folder)."),
+                 help="With --store: the collection (default: the folder's name)."),
 ]
 CollectionsOpt = Annotated[
     list[str] | None,
