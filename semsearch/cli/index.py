@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +31,8 @@ from .options import (
     ModelOpt,
     ReportFormatOpt,
 )
+
+VectorIndexKind = Enum("VectorIndexKind", {k: k for k in defaults.VECTOR_INDEXES}, type=str)  # type: ignore[misc]
 
 
 @app.command()
@@ -62,6 +65,13 @@ def index(
                                      help="Follow symbolic links, even out of PATH; each folder is walked once, "
                                      "so loops are safe (default: off; remembered).", rich_help_panel=FILES_PANEL)
     ] = None,
+    vector_index: Annotated[
+        Optional[VectorIndexKind], typer.Option(
+            "--vector-index", case_sensitive=False, show_default=False,
+            help="How passages are searched: auto (exact up to 100,000 passages, then ivf), flat (exact), "
+                 "ivf or hnsw (approximate; faster and smaller at a million passages). Remembered; changing it "
+                 "rebuilds only the vector index, without re-embedding. [env: SEMSEARCH_VECTOR_INDEX]")
+    ] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-index everything from scratch (e.g. to change model); "
                                           "the old index answers until the new one is complete.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no notices on stderr "
@@ -92,6 +102,7 @@ def index(
                 backend=backend, max_file_size=_bytes(max_file_size), batch_size=batch_size, device=device,
                 rebuild=rebuild, follow_symlinks=follow_symlinks, on_progress=bar.update,
                 confirm=lambda question: yes or _ask(question),
+                vector_index=vector_index.value if vector_index else None,
             )
         show_report(report, fmt or Format.table, stdout_console())
 
