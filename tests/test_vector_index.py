@@ -118,7 +118,7 @@ def test_updates_go_to_a_delta_then_merge_and_reload_the_same(tmp_path: Path, ki
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     store = make_store(tmp_path, kind, files=200)
     main = store._files["passages"].main
-    nonce = main.read_bytes()[-40:-32]
+    nonce = main.read_bytes()[-56:-48]
     gone = [f"f{f // 10}/{f}.txt" for f in range(0, 200, 20)]  # one file in 20
     removed = set(store.catalog.passage_ids(gone))
     with store.catalog.transaction():
@@ -126,7 +126,7 @@ def test_updates_go_to_a_delta_then_merge_and_reload_the_same(tmp_path: Path, ki
             store.catalog.delete_file(path)
     fill(store, 30, seed=9, prefix="new")
     store.write_vectors()
-    assert main.read_bytes()[-40:-32] == nonce  # the main segment was not rewritten
+    assert main.read_bytes()[-56:-48] == nonce  # the main segment was not rewritten
     live = store.vectors()
     assert len(live) == store.catalog.count_passages() == 190 * 10 + 300
     assert len(live.delta_ids) == 300 and len(live.tombstones) == 100
@@ -139,7 +139,7 @@ def test_updates_go_to_a_delta_then_merge_and_reload_the_same(tmp_path: Path, ki
     monkeypatch.setattr(segmented, "MERGE_MIN", 100)
     fill(store, 1, seed=10, prefix="last")
     store.write_vectors()
-    assert main.read_bytes()[-40:-32] != nonce
+    assert main.read_bytes()[-56:-48] != nonce
     with LocalStore.open(store.index_dir) as merged:
         index = merged.vectors()
         assert len(index.delta_ids) == 0 and len(index) == merged.catalog.count_passages() == 2210
