@@ -57,7 +57,8 @@ def prepare(work: str, n: int) -> dict:
     np.save(work_dir / "sources.npy", sources)
     (work_dir / "texts.json").write_text(json.dumps([r[1] for r in rows]))
     test = {line.split("\t")[0] for line in (SCIFACT / "qrels" / "test.tsv").read_text().splitlines()[1:]}
-    texts = [q["text"] for q in map(json.loads, open(SCIFACT / "queries.jsonl")) if q["_id"] in test]
+    lines = (SCIFACT / "queries.jsonl").read_text(encoding="utf-8").splitlines()
+    texts = [q["text"] for q in map(json.loads, lines) if q["_id"] in test]
     from semsearch.embedders import load, resolve_model
 
     embedder = load(resolve_model("sentence-transformers/all-MiniLM-L6-v2"), "onnx")
@@ -217,7 +218,7 @@ def query(work: str, root: str, sides: list[str], runs: int) -> dict:
             # FTS5 scores every passage holding any query word: at a million, seconds a query.
             for i, (text, vector) in enumerate(list(zip(texts, queries))[: HYBRID_RUNS if label == "hybrid" else None]):
                 for side in sides:
-                    get = lambda side=side: vectors[side]  # noqa: E731
+                    get = lambda side=side: vectors[side]
                     if i == 0:
                         run_query(text, options, catalog, get, vector)  # warm
                     t = time.perf_counter()
@@ -314,7 +315,7 @@ def scifact(work: str, kinds: list[str]) -> dict:
     docs = Path(work) / "scifact" / "docs"
     shutil.rmtree(docs.parent, ignore_errors=True)
     shutil.copytree(cached_catalog().parent.parent, docs)  # keeps mtimes: nothing looks changed
-    folder = lambda: sum(p.stat().st_size for p in (docs / ".semsearch").iterdir() if p.name != "lock")  # noqa: E731
+    folder = lambda: sum(p.stat().st_size for p in (docs / ".semsearch").iterdir() if p.name != "lock")
     out: dict = {"before_mb": folder() / 1e6}
     started = time.perf_counter()
     report = sync(docs)

@@ -18,10 +18,9 @@ from typer.testing import CliRunner
 
 from semsearch import Index, sync
 from semsearch.cli import app
-from semsearch.storage import LocalStore, NewPassage, segmented, vectors
-from semsearch.storage.vectors import Shape
-
 from semsearch.embedders import ModelRef
+from semsearch.storage import LocalStore, NewPassage, segmented
+from semsearch.storage.shapes import Shape
 
 from .conftest import notices
 from .fakes import FakeEmbedder, FakeFactory, fake_loader

@@ -9,7 +9,7 @@ from .sqlite import damaged_catalog_is_reported, fts_query, not_ours
 from .layout import building_dir, enclosing_root, exchange_folders, find_index_dir, index_state, stray_entries, writer_lock
 from .safety import check_index_location, open_private, private_dir
 from .local import LocalStore
-from .vectors import check_vector_index
+from .shapes import check_vector_index
 from .upgrade import upgrade
 
 __all__ = [

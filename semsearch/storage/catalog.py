@@ -29,7 +29,7 @@ from .catalog_writes import CatalogWrites
 from .layout import CREATING, index_state
 from .retired import RETIRED_SCHEMA, RetiredPassages
 from .safety import open_private, private_dir
-from .sqlite import (FILE_COLUMNS, SCHEMA, check_readable, file_record, fts_query, name_param, name_value,
+from .sqlite import (FILE_COLUMNS, SCHEMA, check_readable, file_record, fts_query, name_param,
                      passage_record, rebuild_hint, schema_error)
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..defaults import FAISS_NAME
 from ..settings import Settings
 from .catalog import SqliteCatalog
 from .layout import running_writer
