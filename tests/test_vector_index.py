@@ -70,6 +70,10 @@ def test_each_kind_is_chosen_and_described(stores: dict[str, LocalStore]) -> Non
     assert stores["ivf"].describe().startswith("ivf (100 lists")  # 4,000 passages: 4000 // 40 lists
     assert Shape.for_size("auto", 100_000).kind == "flat" and Shape.for_size("auto", 100_001).kind == "ivf"
     assert Shape.for_size("ivf", 1_000_000).nlist == 4000  # 4·√n
+    flat, ivf = Shape.for_size("auto", 100_000), Shape.for_size("auto", 101_000)
+    assert flat.still_fits("auto", 101_000) and not flat.still_fits("auto", 130_000)  # no rebuild for a few
+    assert ivf.still_fits("auto", 99_000) and not ivf.still_fits("auto", 70_000)
+    assert not flat.still_fits("ivf", 100_000) and ivf.still_fits("ivf", 150_000) and not ivf.still_fits("ivf", 250_000)
 
 
 def recall(index, flat, q: np.ndarray, k: int = 10, allowed=None) -> float:

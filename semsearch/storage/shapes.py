@@ -22,6 +22,7 @@ from ..errors import BadInputError
 __all__ = ["KINDS", "Shape", "check_vector_index"]
 
 FLAT_LIMIT = 100_000  # auto: exact search up to here (BENCHMARKS.md: flat p50 at 100k vs ivf)
+HYSTERESIS = 1.25  # auto: flat stays flat up to 125,000 vectors, ivf stays ivf down to 80,000
 AUTO_ANN = "ivf"  # auto above FLAT_LIMIT: smaller on disk and in memory than hnsw, and mappable
 HNSW_M = 32
 TRAIN_PER_LIST = 40  # training vectors per IVF list (faiss warns below 39)
@@ -61,8 +62,11 @@ class Shape:
         return cls("flat", n)
 
     def still_fits(self, requested: str, n: int) -> bool:
-        """Whether a segment of this shape can take ``n`` vectors without a rebuild."""
-        if Shape.for_size(requested, n).kind != self.kind:
+        """Whether a segment of this shape can take ``n`` vectors without a rebuild. Under
+        ``auto``, a size near :data:`FLAT_LIMIT` keeps the kind it has (so adding and
+        removing a few passages there does not rebuild the index each time)."""
+        near = FLAT_LIMIT / HYSTERESIS <= n <= FLAT_LIMIT * HYSTERESIS
+        if Shape.for_size(requested, n).kind != self.kind and not (requested == "auto" and near):
             return False
         if self.kind == "ivf":  # retrain when the size has moved by more than a factor of two
             return self.built_for // 2 <= n <= max(2 * self.built_for, self.nlist * TRAIN_PER_LIST)
