@@ -57,7 +57,8 @@ def prepare(work: str, n: int) -> dict:
     np.save(work_dir / "sources.npy", sources)
     (work_dir / "texts.json").write_text(json.dumps([r[1] for r in rows]))
     test = {line.split("\t")[0] for line in (SCIFACT / "qrels" / "test.tsv").read_text().splitlines()[1:]}
-    texts = [q["text"] for q in map(json.loads, open(SCIFACT / "queries.jsonl")) if q["_id"] in test]
+    lines = (SCIFACT / "queries.jsonl").read_text(encoding="utf-8").splitlines()
+    texts = [q["text"] for q in map(json.loads, lines) if q["_id"] in test]
     from semsearch.embedders import load, resolve_model
 
     embedder = load(resolve_model("sentence-transformers/all-MiniLM-L6-v2"), "onnx")
@@ -180,8 +181,10 @@ def percentiles(seconds: list[float]) -> dict:
     return {"p50_ms": statistics.median(ordered) * 1000, "p95_ms": ordered[int(0.95 * (len(ordered) - 1))] * 1000}
 
 
-def query(work: str, root: str, baseline: bool, runs: int) -> dict:
-    """Warm query latencies, recall, filter, hybrid and similar, in this process."""
+def query(work: str, root: str, sides: list[str], runs: int) -> dict:
+    """Warm query latencies, recall, filter, hybrid and similar, in this process, for
+    ``ours`` (the index as built), ``baseline`` (exact float32 flat), or both, taking
+    turns query by query (so a busy moment of the machine slows both alike)."""
     import faiss
 
     from semsearch import Index
@@ -190,50 +193,59 @@ def query(work: str, root: str, baseline: bool, runs: int) -> dict:
     faiss.omp_set_num_threads(1)  # as the CLI does
     queries = np.load(Path(work) / "queries.npy")[:runs]
     texts = json.loads((Path(work) / "queries.json").read_text())[:runs]
-    out: dict = {}
+    out: dict = {side: {} for side in sides}
     with Index(root) as index:
         index.load_model()
         catalog = index.store.catalog
         n = catalog.count_passages()
         truth, truth_filtered = (np.load(Path(work) / f"truth-{n}{part}.npy")[:runs] for part in ("", "-filtered"))
-        started = time.perf_counter()
-        vectors = Float32Flat(Path(work) / "vectors.npy", n) if baseline else index.store.vectors()
-        out["load_s"] = time.perf_counter() - started
-        get = lambda: vectors  # noqa: E731
+        vectors = {}
+        for side in sides:
+            started = time.perf_counter()
+            vectors[side] = Float32Flat(Path(work) / "vectors.npy", n) if side == "baseline" else index.store.vectors()
+            out[side]["load_s"] = time.perf_counter() - started
         enc = []
         for text in texts:
             t = time.perf_counter()
             index.embedder().embed_query(text)
             enc.append(time.perf_counter() - t)
-        out["encode"] = percentiles(enc)
+        for side in sides:
+            out[side]["encode"] = percentiles(enc)
         for label, options in (("dense", QueryOptions(mode="dense")), ("hybrid", QueryOptions(mode="hybrid")),
                                ("filtered", QueryOptions(mode="dense", path_glob=(FILTER,)))):
-            run_query(texts[0], options, catalog, get, queries[0])  # warm
-            lat, short = [], 0
+            lat: dict = {side: [] for side in sides}
+            short = dict.fromkeys(sides, 0)
             # FTS5 scores every passage holding any query word: at a million, seconds a query.
-            for text, vector in list(zip(texts, queries))[: HYBRID_RUNS if label == "hybrid" else None]:
-                t = time.perf_counter()
-                hits = run_query(text, options, catalog, get, vector)
-                lat.append(time.perf_counter() - t)
-                short += len(hits) < options.top_k
-            out[label] = {**percentiles(lat), "short": short}
-        found = [[i for i, _ in vectors.search(q, 10)] for q in queries]
-        out["recall_at_10"] = float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)]))
+            for i, (text, vector) in enumerate(list(zip(texts, queries))[: HYBRID_RUNS if label == "hybrid" else None]):
+                for side in sides:
+                    get = lambda side=side: vectors[side]
+                    if i == 0:
+                        run_query(text, options, catalog, get, vector)  # warm
+                    t = time.perf_counter()
+                    hits = run_query(text, options, catalog, get, vector)
+                    lat[side].append(time.perf_counter() - t)
+                    short[side] += len(hits) < options.top_k
+            for side in sides:
+                out[side][label] = {**percentiles(lat[side]), "short": short[side]}
         allowed = catalog.ids_matching([FILTER])
         assert allowed == set(filtered_ids(n).tolist())
-        got = [[i for i, _ in vectors.search(q, 10, allowed)] for q in queries]
-        out["filtered"]["recall_at_10"] = float(np.mean([len(set(g) & set(e)) / 10
-                                                         for g, e in zip(got, truth_filtered)]))
-        out["filtered"]["exactly_k"] = all(len(g) == 10 for g in got)
-        out["filtered"]["allowed"] = len(allowed)
-        lat = []
+        for side in sides:
+            found = [[i for i, _ in vectors[side].search(q, 10)] for q in queries]
+            out[side]["recall_at_10"] = float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)]))
+            got = [[i for i, _ in vectors[side].search(q, 10, allowed)] for q in queries]
+            out[side]["filtered"].update(
+                recall_at_10=float(np.mean([len(set(g) & set(e)) / 10 for g, e in zip(got, truth_filtered)])),
+                exactly_k=all(len(g) == 10 for g in got), allowed=len(allowed))
+        lat = {side: [] for side in sides}
         paths = [index.root / f"d{f % 100:02d}" / f"f{f}.txt" for f in range(50)]
         for path in paths * max(1, runs // 50):
-            t = time.perf_counter()
-            similar_old(index, path) if baseline else index.similar(path)
-            lat.append(time.perf_counter() - t)
-        out["similar"] = percentiles(lat)
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            for side in sides:
+                t = time.perf_counter()
+                similar_old(index, path) if side == "baseline" else index.similar(path)
+                lat[side].append(time.perf_counter() - t)
+        for side in sides:
+            out[side]["similar"] = percentiles(lat[side])
+            out[side]["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
 
@@ -303,7 +315,7 @@ def scifact(work: str, kinds: list[str]) -> dict:
     docs = Path(work) / "scifact" / "docs"
     shutil.rmtree(docs.parent, ignore_errors=True)
     shutil.copytree(cached_catalog().parent.parent, docs)  # keeps mtimes: nothing looks changed
-    folder = lambda: sum(p.stat().st_size for p in (docs / ".semsearch").iterdir() if p.name != "lock")  # noqa: E731
+    folder = lambda: sum(p.stat().st_size for p in (docs / ".semsearch").iterdir() if p.name != "lock")
     out: dict = {"before_mb": folder() / 1e6}
     started = time.perf_counter()
     report = sync(docs)

@@ -18,10 +18,9 @@ from typer.testing import CliRunner
 
 from semsearch import Index, sync
 from semsearch.cli import app
-from semsearch.storage import LocalStore, NewPassage, segmented
-from semsearch.storage.vectors import Shape
-
 from semsearch.embedders import ModelRef
+from semsearch.storage import LocalStore, NewPassage, segmented
+from semsearch.storage.shapes import Shape
 
 from .conftest import notices
 from .fakes import FakeEmbedder, FakeFactory, fake_loader
@@ -71,6 +70,10 @@ def test_each_kind_is_chosen_and_described(stores: dict[str, LocalStore]) -> Non
     assert stores["ivf"].describe().startswith("ivf (100 lists")  # 4,000 passages: 4000 // 40 lists
     assert Shape.for_size("auto", 100_000).kind == "flat" and Shape.for_size("auto", 100_001).kind == "ivf"
     assert Shape.for_size("ivf", 1_000_000).nlist == 4000  # 4·√n
+    flat, ivf = Shape.for_size("auto", 100_000), Shape.for_size("auto", 101_000)
+    assert flat.still_fits("auto", 101_000) and not flat.still_fits("auto", 130_000)  # no rebuild for a few
+    assert ivf.still_fits("auto", 99_000) and not ivf.still_fits("auto", 70_000)
+    assert not flat.still_fits("ivf", 100_000) and ivf.still_fits("ivf", 150_000) and not ivf.still_fits("ivf", 250_000)
 
 
 def recall(index, flat, q: np.ndarray, k: int = 10, allowed=None) -> float:
@@ -118,7 +121,7 @@ def test_updates_go_to_a_delta_then_merge_and_reload_the_same(tmp_path: Path, ki
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     store = make_store(tmp_path, kind, files=200)
     main = store._files["passages"].main
-    nonce = main.read_bytes()[-40:-32]
+    nonce = main.read_bytes()[-56:-48]
     gone = [f"f{f // 10}/{f}.txt" for f in range(0, 200, 20)]  # one file in 20
     removed = set(store.catalog.passage_ids(gone))
     with store.catalog.transaction():
@@ -126,7 +129,7 @@ def test_updates_go_to_a_delta_then_merge_and_reload_the_same(tmp_path: Path, ki
             store.catalog.delete_file(path)
     fill(store, 30, seed=9, prefix="new")
     store.write_vectors()
-    assert main.read_bytes()[-40:-32] == nonce  # the main segment was not rewritten
+    assert main.read_bytes()[-56:-48] == nonce  # the main segment was not rewritten
     live = store.vectors()
     assert len(live) == store.catalog.count_passages() == 190 * 10 + 300
     assert len(live.delta_ids) == 300 and len(live.tombstones) == 100
@@ -139,7 +142,7 @@ def test_updates_go_to_a_delta_then_merge_and_reload_the_same(tmp_path: Path, ki
     monkeypatch.setattr(segmented, "MERGE_MIN", 100)
     fill(store, 1, seed=10, prefix="last")
     store.write_vectors()
-    assert main.read_bytes()[-40:-32] != nonce
+    assert main.read_bytes()[-56:-48] != nonce
     with LocalStore.open(store.index_dir) as merged:
         index = merged.vectors()
         assert len(index.delta_ids) == 0 and len(index) == merged.catalog.count_passages() == 2210

@@ -11,8 +11,8 @@ from .layout import (building_dir, enclosing_root, exchange_folders, find_index_
 from .safety import check_index_location, open_private, private_dir
 from .local import LocalStore
 from .space import disk_full_is_reported
+from .shapes import check_vector_index
 from .upgrade import upgrade
-from .vectors import check_vector_index
 
 __all__ = [
     "Catalog", "FileRecord", "LocalStore", "NewPassage", "PassageRecord", "SqliteCatalog", "VectorIndex",

@@ -29,7 +29,8 @@ from .catalog_writes import CatalogWrites
 from .layout import CREATING, index_state
 from .retired import RETIRED_SCHEMA, RetiredPassages
 from .safety import open_private, private_dir
-from .sqlite import (FILE_COLUMNS, SCHEMA, check_readable, file_record, fts_query, name_param, passage_record, rebuild_hint, schema_error)
+from .sqlite import (FILE_COLUMNS, SCHEMA, check_readable, file_record, fts_query, name_param,
+                     passage_record, rebuild_hint, schema_error)
 
 
 class SqliteCatalog(CatalogWrites, RetiredPassages, CatalogVectors):
@@ -180,11 +181,6 @@ class SqliteCatalog(CatalogWrites, RetiredPassages, CatalogVectors):
         """The error for a catalog found damaged (``what``), with the advice that fits."""
         return CorruptIndexError(f"index catalog {self.index_dir / CATALOG_NAME} is damaged ({what}); "
                                  f"{rebuild_hint(self.index_dir)}")
-
-    def note(self, key: str) -> str | None:
-        """A note recorded with :meth:`set_meta`, or None."""
-        rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
-        return str(rows[0][0]) if rows else None
 
     def _read_settings(self) -> Settings:
         try:

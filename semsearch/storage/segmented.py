@@ -17,8 +17,9 @@ from typing import Collection, Sequence
 
 import numpy as np
 
+from .shapes import COSINE_LIMIT, Shape
 from .vecfile import DamagedVectorsError
-from .vectors import COSINE_LIMIT, Segment, Shape
+from .vectors import Segment
 
 MERGE_MIN = 2_000  # a delta up to this size never forces a merge
 MERGE_MAX = 20_000  # nor beyond this size is it kept (an exact scan of it costs ~1-2 ms)

@@ -23,8 +23,9 @@ import numpy as np
 from . import vecfile
 from .catalog_vectors import CatalogVectors
 from .segmented import SegmentedIndex
+from .shapes import TRAIN_PER_LIST, Shape
 from .vecfile import DamagedVectorsError
-from .vectors import TRAIN_PER_LIST, Segment, Shape
+from .vectors import Segment
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +212,7 @@ def check(index: SegmentedIndex, catalog: CatalogVectors, source: str) -> None:
     ids, stored = ids[keep], stored[keep]
     found, expected = catalog.vectors_of(source, ids.tolist())
     if len(found) != len(ids):
-        raise DamagedVectorsError(f"passage {sorted(set(ids.tolist()) - set(found.tolist()))[0]} is not in the catalog")
+        raise DamagedVectorsError(f"passage {min(set(ids.tolist()) - set(found.tolist()))} is not in the catalog")
     order = np.argsort(ids)
     if not index.main.shape.close_enough(stored[order], expected):
         raise DamagedVectorsError("a vector differs from the catalog's copy")

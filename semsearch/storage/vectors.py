@@ -1,96 +1,28 @@
-"""Main vector segments: one faiss index over compact codes, chosen by size.
+"""Main vector segments: one faiss index over compact codes, in a shape of :mod:`.shapes`.
 
-- ``flat``: every vector as float16 codes (``IndexScalarQuantizer`` fp16), searched
-  exhaustively: exact up to float16 rounding. The default up to :data:`FLAT_LIMIT` vectors.
-- ``ivf``: an inverted file (``IndexIVFScalarQuantizer``, 8-bit codes, inner product):
-  vectors are grouped around ``nlist`` centroids and a search scans the ``nprobe``
-  groups nearest the query. ``nlist`` = 4·√n, as the faiss guidelines advise below a
-  few million vectors; ``nprobe`` was chosen by measurement for recall@10 ≥ 0.95
-  (BENCHMARKS.md). The default above :data:`FLAT_LIMIT`.
-- ``hnsw``: a navigable small-world graph (``IndexHNSWSQ``, 8-bit codes, M = 32).
-
-A segment is written as faiss writes it, followed by its passage ids (sorted, so
-membership is a binary search on a memory map), and for hnsw each id's position in the
-faiss index (to compare every code when a filter is too selective for the graph). faiss is imported only in this module and :mod:`.segmented`.
+``flat`` is ``IndexIDMap(IndexScalarQuantizer fp16)``, ``ivf`` an
+``IndexIVFScalarQuantizer`` (8-bit codes, ids in its lists), ``hnsw``
+``IndexIDMap(IndexHNSWSQ)`` (8-bit codes); all by inner product. A segment is written as
+faiss writes it, followed by its ids (sorted, so membership is a binary search on a
+memory map), and for hnsw each id's position in the faiss index (to compare every code
+when a filter is too selective for the graph). faiss is imported only in this module.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
-from ..defaults import VECTOR_INDEXES as KINDS
-from ..errors import BadInputError
+from .shapes import HNSW_M, RANGE_MARGIN, Shape
 
 if TYPE_CHECKING:
     import faiss
 
-__all__ = ["KINDS", "Segment", "Shape", "check_vector_index", "selector"]
-
-FLAT_LIMIT = 100_000  # auto: exact search up to here (BENCHMARKS.md: flat p50 at 100k vs ivf)
-AUTO_ANN = "ivf"  # auto above FLAT_LIMIT: smaller on disk and in memory than hnsw, and mappable
-HNSW_M = 32
-TRAIN_PER_LIST = 40  # training vectors per IVF list (faiss warns below 39)
-RANGE_MARGIN = 0.25
-# The largest inner product two stored unit vectors can give, by their codes' rounding
-# (float16: 1 + 2^-11; 8-bit codes: a step of a widened range per dimension). A search
-# that meets more has met damage the checks on loading did not see.
-COSINE_LIMIT = {"flat": 1.002, "ivf": 1.05, "hnsw": 1.05}
-
-
-def check_vector_index(kind: str) -> None:
-    """Raise BadInputError unless ``kind`` is one of :data:`KINDS`."""
-    if kind not in KINDS:
-        raise BadInputError(f"unknown vector index {kind!r}; choose from {', '.join(KINDS)}")
-
-
-@dataclass(frozen=True)
-class Shape:
-    """What a main segment is: its kind and the parameters derived from its size."""
-
-    kind: str
-    built_for: int  # vectors when it was trained/built; a rebuild is due when the size moves far from it
-    nlist: int = 0
-    nprobe: int = 0
-    ef_search: int = 0
-
-    @classmethod
-    def for_size(cls, requested: str, n: int) -> "Shape":
-        """The shape ``requested`` (one of :data:`KINDS`) takes for ``n`` vectors."""
-        kind = requested if requested != "auto" else ("flat" if n <= FLAT_LIMIT else AUTO_ANN)
-        if kind == "ivf":
-            nlist = max(1, min(int(4 * math.sqrt(n)), n // TRAIN_PER_LIST))
-            # Measured on SciFact vectors (BENCHMARKS.md): 64 lists give recall@10 0.97 at 100k and 1M.
-            return cls("ivf", n, nlist, min(nlist, max(64, nlist // 64)))
-        if kind == "hnsw":
-            return cls("hnsw", n, ef_search=64)
-        return cls("flat", n)
-
-    def still_fits(self, requested: str, n: int) -> bool:
-        """Whether a segment of this shape can take ``n`` vectors without a rebuild."""
-        if Shape.for_size(requested, n).kind != self.kind:
-            return False
-        if self.kind == "ivf":  # retrain when the size has moved by more than a factor of two
-            return self.built_for // 2 <= n <= max(2 * self.built_for, self.nlist * TRAIN_PER_LIST)
-        return True
-
-    def close_enough(self, stored: np.ndarray, expected: np.ndarray) -> bool:
-        """Whether vectors read back from the codes match the catalog's, up to the codes' rounding."""
-        if self.kind == "flat":
-            return bool(np.allclose(stored, expected, atol=2e-3))
-        cosine = np.einsum("ij,ij->i", stored, expected) / np.maximum(np.linalg.norm(stored, axis=1), 1e-9)
-        return bool((cosine > 0.98).all())
-
-    def describe(self) -> str:
-        if self.kind == "ivf":
-            return f"ivf ({self.nlist} lists, {self.nprobe} probed, 8-bit codes)"
-        if self.kind == "hnsw":
-            return f"hnsw (M {HNSW_M}, ef {self.ef_search}, 8-bit codes)"
-        return "flat (exact, float16 codes)"
+__all__ = ["HNSW_M", "Segment", "Shape", "selector"]
 
 
 def selector(ids: Iterable[int] | np.ndarray, exclude: bool = False) -> "faiss.IDSelector":
