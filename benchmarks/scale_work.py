@@ -12,6 +12,7 @@ embeddings of SciFact's 300 test queries; ground truth: exact float32 inner prod
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -126,7 +127,8 @@ def build(work: str, n: int, root: str, kind: str) -> dict:
                     passages = []
                     for i in rows:
                         own = texts[sources[i]]
-                        text = " ".join(own) if i < len(texts) else " ".join(rng.sample(own, min(len(own), rng.randint(1, 3))))
+                        picked = own if i < len(texts) else rng.sample(own, min(len(own), rng.randint(1, 3)))
+                        text = " ".join(picked)
                         passages.append(NewPassage(1, 1, text, np.asarray(vectors[i])))
                     path = folder / f"d{f % 100:02d}" / f"f{f}.txt"
                     size, mtime = 1, 1
@@ -173,7 +175,7 @@ class Float32Flat:
         if allowed is not None:
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.fromiter(allowed, np.int64, len(allowed))))
         scores, ids = self.index.search(np.asarray(vector, np.float32).reshape(1, -1), k, params=params)
-        return [(int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
+        return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
 
 
 def percentiles(seconds: list[float]) -> dict:
@@ -216,9 +218,10 @@ def query(work: str, root: str, sides: list[str], runs: int) -> dict:
             lat: dict = {side: [] for side in sides}
             short = dict.fromkeys(sides, 0)
             # FTS5 scores every passage holding any query word: at a million, seconds a query.
-            for i, (text, vector) in enumerate(list(zip(texts, queries))[: HYBRID_RUNS if label == "hybrid" else None]):
+            pairs = list(zip(texts, queries, strict=True))[: HYBRID_RUNS if label == "hybrid" else None]
+            for i, (text, vector) in enumerate(pairs):
                 for side in sides:
-                    get = lambda side=side: vectors[side]
+                    get = functools.partial(vectors.__getitem__, side)
                     if i == 0:
                         run_query(text, options, catalog, get, vector)  # warm
                     t = time.perf_counter()
@@ -231,10 +234,12 @@ def query(work: str, root: str, sides: list[str], runs: int) -> dict:
         assert allowed == set(filtered_ids(n).tolist())
         for side in sides:
             found = [[i for i, _ in vectors[side].search(q, 10)] for q in queries]
-            out[side]["recall_at_10"] = float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)]))
+            out[side]["recall_at_10"] = float(np.mean([len(set(f) & set(t)) / 10
+                                                       for f, t in zip(found, truth, strict=True)]))
             got = [[i for i, _ in vectors[side].search(q, 10, allowed)] for q in queries]
             out[side]["filtered"].update(
-                recall_at_10=float(np.mean([len(set(g) & set(e)) / 10 for g, e in zip(got, truth_filtered)])),
+                recall_at_10=float(np.mean([len(set(g) & set(e)) / 10
+                                            for g, e in zip(got, truth_filtered, strict=True)])),
                 exactly_k=all(len(g) == 10 for g in got), allowed=len(allowed))
         lat = {side: [] for side in sides}
         paths = [index.root / f"d{f % 100:02d}" / f"f{f}.txt" for f in range(50)]
@@ -291,6 +296,22 @@ def update(work: str, root: str, add: int) -> dict:
         started = time.perf_counter()
         store.write_vectors()
         out["vectors_remove_s"] = time.perf_counter() - started
+        if store.catalog.count_passages() >= 500_000:  # and once the delta is full: the merge it then costs
+            from semsearch.storage.segmented import MERGE_MAX
+
+            more = [f"merged/{i}.txt" for i in range(MERGE_MAX // PER_FILE + 1)]
+            with store.catalog.transaction():
+                for path in more:
+                    v = base[rng.integers(0, len(base), PER_FILE)] + rng.normal(0, SIGMA, (PER_FILE, 384))
+                    v = (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+                    store.catalog.put_file(path, 1, 1, path, [NewPassage(1, 1, "added passage text", x) for x in v])
+            started = time.perf_counter()
+            store.write_vectors()
+            out["merge_s"], out["merge_added"] = time.perf_counter() - started, len(more) * PER_FILE
+            with store.catalog.transaction():
+                for path in more:
+                    store.catalog.delete_file(path)
+            store.write_vectors()
         started = time.perf_counter()  # before: read every vector, rebuild a flat index, write it whole
         flat = faiss.IndexIDMap2(faiss.IndexFlatIP(384))
         for ids, vectors in store.catalog.iter_vectors("passages"):
@@ -315,7 +336,9 @@ def scifact(work: str, kinds: list[str]) -> dict:
     docs = Path(work) / "scifact" / "docs"
     shutil.rmtree(docs.parent, ignore_errors=True)
     shutil.copytree(cached_catalog().parent.parent, docs)  # keeps mtimes: nothing looks changed
-    folder = lambda: sum(p.stat().st_size for p in (docs / ".semsearch").iterdir() if p.name != "lock")
+    def folder() -> int:
+        return sum(p.stat().st_size for p in (docs / ".semsearch").iterdir() if p.name != "lock")
+
     out: dict = {"before_mb": folder() / 1e6}
     started = time.perf_counter()
     report = sync(docs)

@@ -202,7 +202,7 @@ def assert_approximately_equal(got: dict, want: dict) -> None:
     codes depend on the vectors it was trained on (here an earlier version of the corpus,
     against the reference's final one), so its scores differ by up to a few hundredths."""
     assert {**got, "results": None} == {**want, "results": None}
-    for ours, theirs in zip(got["results"], want["results"]):
+    for ours, theirs in zip(got["results"], want["results"], strict=True):
         mine = {tuple(hit[1:]): hit[0] for hit in ours}
         assert mine.keys() == {tuple(hit[1:]) for hit in theirs}  # every passage, once
         assert max(abs(mine[tuple(hit[1:])] - hit[0]) for hit in theirs) < 0.05

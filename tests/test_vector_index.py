@@ -37,7 +37,7 @@ def fill(store: LocalStore, files: int, seed: int = 0, per_file: int = 10, prefi
             texts = [" ".join(rng.choice(WORDS) for _ in range(12)) for _ in range(per_file)]
             vecs = FAKE.embed_documents(texts)
             store.catalog.put_file(f"{prefix}{f // 10}/{f}.txt", 1, 1, f"d{f}",
-                                   [NewPassage(i, i, t, v) for i, (t, v) in enumerate(zip(texts, vecs))])
+                                   [NewPassage(i, i, t, v) for i, (t, v) in enumerate(zip(texts, vecs, strict=True))])
 
 
 def make_store(tmp_path: Path, kind: str, files: int = 400) -> LocalStore:
@@ -148,7 +148,7 @@ def test_updates_go_to_a_delta_then_merge_and_reload_the_same(tmp_path: Path, ki
         assert len(index.delta_ids) == 0 and len(index) == merged.catalog.count_passages() == 2210
         assert len(index.tombstones) == (100 if kind == "hnsw" else 0)
         after = [top(index, q, 20) for q in queries(10)]
-        assert np.mean([len(set(a) & set(b)) / 20 for a, b in zip(after, before)]) >= 0.9
+        assert np.mean([len(set(a) & set(b)) / 20 for a, b in zip(after, before, strict=True)]) >= 0.9
         assert not removed & {i for i, _ in index.search(queries(1)[0], 10_000)}
 
 
@@ -283,5 +283,5 @@ def test_on_the_sample_corpus_each_kind_gives_flats_top_10(sample_copy: Path, tm
     assert report.passages_embedded == 0
     with Index(copy) as idx:
         assert idx.info().vector_index.startswith(kind)
-        for q, expected in zip(questions, want):
+        for q, expected in zip(questions, want, strict=True):
             assert [(h.path, h.start_line) for h in idx.query(q, mode="dense", per_file=None)] == expected

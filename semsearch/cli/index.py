@@ -66,7 +66,7 @@ def index(
                                      "so loops are safe (default: off; remembered).", rich_help_panel=FILES_PANEL)
     ] = None,
     vector_index: Annotated[
-        Optional[VectorIndexKind], typer.Option(
+        VectorIndexKind | None, typer.Option(
             "--vector-index", case_sensitive=False, show_default=False,
             help="How passages are searched: auto (exact up to 100,000 passages, then ivf), flat (exact), "
                  "ivf or hnsw (approximate; faster and smaller at a million passages). Remembered; changing it "

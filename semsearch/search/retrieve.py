@@ -6,7 +6,7 @@ and the lexical query apply themselves, so a selective filter costs one search.
 
 from __future__ import annotations
 
-from typing import Collection, Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 

@@ -15,7 +15,6 @@ import numpy as np
 
 from .. import defaults
 from ..embedders import Embedder
-from ..ignore import compile_globs
 from ..records import Hit
 from ..storage import Catalog, VectorIndex
 from .pipeline import check_limits

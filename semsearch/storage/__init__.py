@@ -5,13 +5,22 @@ from __future__ import annotations
 from . import codec
 from .base import Catalog, FileRecord, NewPassage, PassageRecord, VectorIndex
 from .catalog import SqliteCatalog
-from .sqlite import damaged_catalog_is_reported, fts_query, not_ours
-from .layout import (building_dir, enclosing_root, exchange_folders, find_index_dir, finish_swap, index_state,
-                     stray_entries, swap_dir, writer_lock)
-from .safety import check_index_location, open_private, private_dir
+from .layout import (
+                     building_dir,
+                     enclosing_root,
+                     exchange_folders,
+                     find_index_dir,
+                     finish_swap,
+                     index_state,
+                     stray_entries,
+                     swap_dir,
+                     writer_lock,
+)
 from .local import LocalStore
-from .space import disk_full_is_reported
+from .safety import check_index_location, open_private, private_dir
 from .shapes import check_vector_index
+from .space import disk_full_is_reported
+from .sqlite import damaged_catalog_is_reported, fts_query, not_ours
 from .upgrade import upgrade
 
 __all__ = [

@@ -29,8 +29,17 @@ from .catalog_writes import CatalogWrites
 from .layout import CREATING, index_state
 from .retired import RETIRED_SCHEMA, RetiredPassages
 from .safety import open_private, private_dir
-from .sqlite import (FILE_COLUMNS, SCHEMA, check_readable, file_record, fts_query, name_param,
-                     passage_record, rebuild_hint, schema_error)
+from .sqlite import (
+    FILE_COLUMNS,
+    SCHEMA,
+    check_readable,
+    file_record,
+    fts_query,
+    name_param,
+    passage_record,
+    rebuild_hint,
+    schema_error,
+)
 
 
 class SqliteCatalog(CatalogWrites, RetiredPassages, CatalogVectors):
@@ -65,7 +74,7 @@ class SqliteCatalog(CatalogWrites, RetiredPassages, CatalogVectors):
         return conn
 
     @classmethod
-    def create(cls, index_dir: Path, settings: Settings) -> "SqliteCatalog":
+    def create(cls, index_dir: Path, settings: Settings) -> SqliteCatalog:
         """Create a new, empty catalog in ``index_dir`` (which must not hold one)."""
         private_dir(index_dir, owner_only=True)  # the catalog holds the text of every note
         final = index_dir / CATALOG_NAME
@@ -94,7 +103,7 @@ class SqliteCatalog(CatalogWrites, RetiredPassages, CatalogVectors):
         return cls.open(index_dir)
 
     @classmethod
-    def open(cls, index_dir: Path, snapshot: bool = False) -> "SqliteCatalog":
+    def open(cls, index_dir: Path, snapshot: bool = False) -> SqliteCatalog:
         """Open an existing catalog.
 
         Args:
@@ -156,7 +165,7 @@ class SqliteCatalog(CatalogWrites, RetiredPassages, CatalogVectors):
         with self._lock:
             self._conn.close()
 
-    def __enter__(self) -> "SqliteCatalog":
+    def __enter__(self) -> SqliteCatalog:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -181,6 +190,11 @@ class SqliteCatalog(CatalogWrites, RetiredPassages, CatalogVectors):
         """The error for a catalog found damaged (``what``), with the advice that fits."""
         return CorruptIndexError(f"index catalog {self.index_dir / CATALOG_NAME} is damaged ({what}); "
                                  f"{rebuild_hint(self.index_dir)}")
+
+    def note(self, key: str) -> str | None:
+        """A note recorded with :meth:`set_meta`, or None."""
+        rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
 
     def _read_settings(self) -> Settings:
         try:

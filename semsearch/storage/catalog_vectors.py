@@ -11,11 +11,12 @@ far back the journal reaches (a writer forgets what every vector file has taken 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..corpus import compile_globs
+from ..ignore import compile_globs
 from . import codec
 from .sqlite import name_param, name_value
 
@@ -44,7 +45,8 @@ class CatalogVectors:
         blobs = list(blobs)
         size = codec.size(self.settings.dimension, self.codec)
         if any(not isinstance(b, bytes) or len(b) != size for b in blobs):
-            raise self.damaged(f"a stored vector is not {size} bytes ({self.codec}, {self.settings.dimension} dimensions)")
+            raise self.damaged(f"a stored vector is not {size} bytes "
+                               f"({self.codec}, {self.settings.dimension} dimensions)")
         matrix = codec.decode(blobs, self.settings.dimension, self.codec)
         if not np.isfinite(matrix).all():
             raise self.damaged("a stored vector holds a number that is not finite")

@@ -82,7 +82,8 @@ class CatalogWrites:
         file_id = cur.lastrowid
         self._conn.executemany(
             "INSERT INTO chunks (file_id, ordinal, start_line, end_line, text, vector) VALUES (?, ?, ?, ?, ?, ?)",
-            [(file_id, i, p.start_line, p.end_line, p.text, blob) for i, (p, blob) in enumerate(zip(passages, blobs))],
+            [(file_id, i, p.start_line, p.end_line, p.text, blob)
+             for i, (p, blob) in enumerate(zip(passages, blobs, strict=True))],
         )
 
     def put_skipped(self, path: str, size: int, mtime_ns: int, digest: str, reason: str) -> None:

@@ -9,7 +9,7 @@ they are still read (see :data:`FLOAT32`).
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -38,7 +38,8 @@ def decode(blobs: Iterable[bytes], dimension: int, codec: str = INT8) -> np.ndar
     packed = np.frombuffer(data, dtype=_row(dimension))
     vectors = packed["codes"].astype(np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+    unit: np.ndarray = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+    return unit
 
 
 def size(dimension: int, codec: str = INT8) -> int:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import errno
 import os
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from ..defaults import CATALOG_NAME, FAISS_NAME, INDEX_DIR_NAME, LOCK_NAME
 from ..errors import IndexLockedError, IndexNotFoundError
@@ -181,8 +181,40 @@ def exchange_folders(a: Path, b: Path) -> None:
         err = ctypes.get_errno()
         if err not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):  # else: unsupported here, fall back
             raise OSError(err, os.strerror(err), str(a))
-    spare = a.with_name(a.name + ".swap")
+    spare = swap_dir(a)
     check_own(spare, folder=True)
     os.rename(a, spare)
-    os.rename(b, a)
+    os.rename(b, a)  # a kill between these renames is undone or finished by finish_swap
     os.rename(spare, b)
+
+
+def swap_dir(a: Path) -> Path:
+    """The spare name the three-rename swap moves ``a`` through."""
+    return a.with_name(a.name + ".swap")
+
+
+def finish_swap(index_dir: Path, building: Path) -> None:
+    """Finish a three-rename swap (:func:`exchange_folders` without ``renameat2``) that a
+    kill interrupted: ``.semsearch.swap`` holds the old index; if ``.semsearch`` is gone
+    the complete new one is still in ``building`` and is moved in; then the old one is
+    deleted. With nothing to move in, the old index is put back.
+
+    Raises:
+        UnsafeFolderError: one of the three is a link, not a folder, or someone else's.
+    """
+    import shutil
+
+    spare = swap_dir(index_dir)
+    if not check_own(spare, folder=True):
+        return
+    if stray_entries(spare):
+        return  # not what our swap left there: never ours to delete
+    if not check_own(index_dir, folder=True) or index_state(index_dir) == "absent":
+        if check_own(index_dir, folder=True):
+            shutil.rmtree(index_dir)  # at most a lock, made by a run that found no index
+        if check_own(building, folder=True) and index_state(building) == "present":
+            os.rename(building, index_dir)  # the swap's second step
+        else:
+            os.rename(spare, index_dir)  # nothing to move in: the old index stays
+            return
+    shutil.rmtree(spare)  # the old index, replaced

@@ -70,15 +70,15 @@ class LocalStore:
                 return problem if source == "passages" else f"{problem} in {files.main.name}"
         return None
 
-    def vectors(self) -> "_Checked":
+    def vectors(self) -> _Checked:
         """The passages' vector index, current with the catalog."""
         return self._index("passages")
 
-    def file_index(self) -> "_Checked":
+    def file_index(self) -> _Checked:
         """The files' vector index (their mean passage vectors, by file id), current with the catalog."""
         return self._index("files")
 
-    def _index(self, source: str) -> "_Checked":
+    def _index(self, source: str) -> _Checked:
         """Loaded once; after a commit, caught up in memory when the journal allows."""
         with self._lock:
             generation = self.catalog.generation
@@ -113,7 +113,7 @@ class LocalStore:
             log.warning("%s was %s; rebuilt it from the catalog", files.main.name, loaded)  # schema 2 had no files.*
         return files.build(self.catalog, self.catalog.settings.vector_index)
 
-    def _rebuilt_after(self, source: str, damage: DamagedVectorsError) -> "_Checked":
+    def _rebuilt_after(self, source: str, damage: DamagedVectorsError) -> _Checked:
         """A search met a score no unit vectors give: the file was damaged in a way the
         checks on loading did not see. Search the catalog's own vectors instead."""
         with self._lock:

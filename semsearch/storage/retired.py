@@ -70,7 +70,7 @@ class RetiredPassages:
         if not rows:
             return None
         vectors = self._decode(r[3] for r in rows)  # in the catalog's codec, as its passages
-        return [NewPassage(r[0], r[1], r[2], v) for r, v in zip(rows, vectors)]
+        return [NewPassage(r[0], r[1], r[2], v) for r, v in zip(rows, vectors, strict=True)]
 
     def retire_file(self, path: str) -> None:
         """Forget a file, keeping its passages for reuse a while (inside a transaction)."""

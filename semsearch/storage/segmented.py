@@ -13,7 +13,7 @@ or it does, every allowed code is compared instead.
 
 from __future__ import annotations
 
-from typing import Collection, Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
@@ -50,7 +50,7 @@ class SegmentedIndex:
     def __len__(self) -> int:
         return (len(self.main) if self.main else 0) - len(self.tombstones) + len(self.delta_ids)
 
-    def copy(self) -> "SegmentedIndex":
+    def copy(self) -> SegmentedIndex:
         """Another index sharing this one's arrays (changes replace arrays, never edit them)."""
         return SegmentedIndex(self.dimension, self.main, self.delta_ids, self.delta_vectors, self.tombstones)
 
@@ -108,7 +108,7 @@ class SegmentedIndex:
             if not len(only):
                 return []
         found = [self._search_delta(vector, k, only), self._search_main(vector, k, only)]
-        for (part, _), kind in zip(found, ("flat", self.main.shape.kind if self.main else "flat")):
+        for (part, _), kind in zip(found, ("flat", self.main.shape.kind if self.main else "flat"), strict=True):
             if not (np.abs(part) <= COSINE_LIMIT[kind]).all():  # NaN fails this too
                 raise DamagedVectorsError("a cosine similarity outside [-1, 1]")
         scores = np.concatenate([f[0] for f in found])
@@ -134,15 +134,16 @@ class SegmentedIndex:
         none = np.zeros(0, np.float32), np.zeros(0, np.int64)
         if main is None or not len(main):
             return none
-        exclude = self.tombstones
+        tombstones = self.tombstones
+        exclude: np.ndarray | None = tombstones
         if only is not None:
             only = only[main.contains(only)]
-            if len(exclude):
-                only = np.setdiff1d(only, exclude, assume_unique=True)
+            if len(tombstones):
+                only = np.setdiff1d(only, tombstones, assume_unique=True)
             exclude = None
             want = min(k, len(only))
         else:
-            want = min(k, len(main) - len(exclude))
+            want = min(k, len(main) - len(tombstones))
         if want <= 0:
             return none
         share = len(only) / len(main) if only is not None else 1.0

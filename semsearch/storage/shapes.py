@@ -50,7 +50,7 @@ class Shape:
     ef_search: int = 0
 
     @classmethod
-    def for_size(cls, requested: str, n: int) -> "Shape":
+    def for_size(cls, requested: str, n: int) -> Shape:
         """The shape ``requested`` (one of :data:`KINDS`) takes for ``n`` vectors."""
         kind = requested if requested != "auto" else ("flat" if n <= FLAT_LIMIT else AUTO_ANN)
         if kind == "ivf":

@@ -68,7 +68,8 @@ def _copy(old: Path, catalog: SqliteCatalog, created: float) -> None:
                          "FROM old.chunks ORDER BY id")
             if conn.execute("SELECT 1 FROM old.sqlite_master WHERE type = 'table' AND name = 'retired'").fetchone():
                 conn.execute("INSERT INTO retired (id, digest, ordinal, start_line, end_line, text, vector, retired) "
-                             "SELECT id, digest, ordinal, start_line, end_line, text, semsearch_recode(vector), retired "
+                             "SELECT id, digest, ordinal, start_line, end_line, text, "
+                             "semsearch_recode(vector), retired "
                              "FROM old.retired")
             conn.execute("UPDATE meta SET value = ? WHERE key = 'created'", (str(created),))
     finally:

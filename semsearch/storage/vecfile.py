@@ -35,9 +35,10 @@ import os
 import secrets
 import stat
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .safety import open_private
 
@@ -73,7 +74,7 @@ class Stamp:
     base: int
     payload: int
     meta_bytes: int
-    checksum: int
+    checksum: bytes
     size: int
 
     def meta(self, path: Path) -> dict[str, Any]:

@@ -15,8 +15,9 @@ has grown or shrunk enough to be rebuilt in a new shape.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -243,6 +244,6 @@ def _legacy_segment(path: Path, offset: int) -> Segment:
 
     with open(vecfile.open_regular(path), "rb") as fh:
         data = np.frombuffer(fh.read(), np.uint8)
-    index = faiss.deserialize_index(data[offset:])
+    index: Any = faiss.deserialize_index(data[offset:])
     ids = np.sort(faiss.vector_to_array(index.id_map).astype(np.int64))
     return Segment(index, Shape("flat", len(ids)), ids, None)

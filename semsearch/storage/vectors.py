@@ -11,23 +11,29 @@ when a filter is too selective for the graph). faiss is imported only in this mo
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 
 from .shapes import HNSW_M, RANGE_MARGIN, Shape
 
-if TYPE_CHECKING:
-    import faiss
-
 __all__ = ["HNSW_M", "Segment", "Shape", "selector"]
 
 
-def selector(ids: Iterable[int] | np.ndarray, exclude: bool = False) -> "faiss.IDSelector":
-    """A faiss selector of ``ids`` (or of every id but them)."""
+def _faiss() -> Any:
+    """faiss, imported where it is used, and typed loosely: its stubs lack the keyword
+    constructors of the search parameters and the attributes of downcast indexes used here."""
     import faiss
+
+    return faiss
+
+
+def selector(ids: Iterable[int] | np.ndarray, exclude: bool = False) -> Any:
+    """A faiss selector of ``ids`` (or of every id but them)."""
+    faiss = _faiss()
 
     array = np.ascontiguousarray(np.fromiter(ids, np.int64) if not isinstance(ids, np.ndarray) else ids, np.int64)
     sel = faiss.IDSelectorBatch(array)
@@ -48,8 +54,8 @@ class Segment:
         labels: for flat and hnsw, each sorted id's position in the faiss index.
     """
 
-    def __init__(self, index: "faiss.Index", shape: Shape, ids: np.ndarray, labels: np.ndarray | None) -> None:
-        self.index = index
+    def __init__(self, index: Any, shape: Shape, ids: np.ndarray, labels: np.ndarray | None) -> None:
+        self.index: Any = index
         self.shape = shape
         self.ids = ids
         self.labels = labels
@@ -57,9 +63,9 @@ class Segment:
 
     @classmethod
     def build(cls, shape: Shape, dimension: int, sample: np.ndarray,
-              batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> "Segment":
+              batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> Segment:
         """Train on ``sample`` (ivf, hnsw) and add every batch of (ids, vectors)."""
-        import faiss
+        faiss = _faiss()
 
         metric = faiss.METRIC_INNER_PRODUCT
         if shape.kind == "ivf":
@@ -101,7 +107,7 @@ class Segment:
         """Up to ``k`` (scores, ids) by inner product, among ``only`` (if given) and not
         in ``exclude``. ``widen`` scales how much of an approximate index is searched (for
         a selective filter); ``exhaustive`` compares every code (exact up to the codes)."""
-        import faiss
+        faiss = _faiss()
 
         q = np.ascontiguousarray(query, np.float32).reshape(1, -1)
         k = max(1, min(k, len(self.ids)))
@@ -126,7 +132,7 @@ class Segment:
     def _scan_hnsw(self, q: np.ndarray, k: int, only: np.ndarray | None,
                    exclude: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Every code of an hnsw segment compared, its graph unused: exact results."""
-        import faiss
+        faiss = _faiss()
 
         storage = faiss.downcast_index(faiss.downcast_index(self.index.index).storage)
         by_label = self._ids_by_label()
@@ -145,7 +151,7 @@ class Segment:
 
     def _labels(self) -> np.ndarray:
         if self.labels is None:
-            import faiss
+            faiss = _faiss()
 
             self.labels = np.argsort(faiss.vector_to_array(self.index.id_map), kind="stable")
         return self.labels
@@ -160,7 +166,7 @@ class Segment:
     def sample(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Up to ``n`` (ids, vectors read back from their codes), spread over the segment,
         to check against the catalog's copy."""
-        import faiss
+        faiss = _faiss()
 
         if not len(self.ids):
             return np.zeros(0, np.int64), np.zeros((0, self.index.d), np.float32)
@@ -208,7 +214,7 @@ class Segment:
 
     def write(self, put: Callable[[bytes], None]) -> int:
         """Write the faiss index, then the ids (and labels); returns the faiss bytes."""
-        import faiss
+        faiss = _faiss()
 
         written = [0]
 
@@ -224,14 +230,14 @@ class Segment:
         return written[0]
 
     @classmethod
-    def read(cls, path: Path, meta: dict[str, Any], mapped: bool) -> "Segment":
+    def read(cls, path: Path, meta: dict[str, Any], mapped: bool) -> Segment:
         """Load a segment written by :meth:`write` (``mapped``: memory-map its codes and
         ids, read-only, for searching; else load it whole, to change it).
 
         Raises:
             OSError, RuntimeError, KeyError, TypeError, ValueError: it cannot be read.
         """
-        import faiss
+        faiss = _faiss()
 
         shape = Shape(**meta["shape"])
         start, count = int(meta["faiss_bytes"]), int(meta["count"])
