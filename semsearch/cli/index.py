@@ -24,6 +24,7 @@ from ..storage import enclosing_root
 from .app import app, errors_to_exit_codes, progress_every, quiet_notices
 from .options import (
     FILES_PANEL,
+    MODEL_PANEL,
     BackendOpt,
     BatchSizeOpt,
     ChunkTokensOpt,
@@ -67,10 +68,10 @@ def index(
     ] = None,
     vector_index: Annotated[
         VectorIndexKind | None, typer.Option(
-            "--vector-index", case_sensitive=False, show_default=False,
-            help="How passages are searched: auto (exact up to 100,000 passages, then ivf), flat (exact), "
-                 "ivf or hnsw (approximate; faster and smaller at a million passages). Remembered; changing it "
-                 "rebuilds only the vector index, without re-embedding. [env: SEMSEARCH_VECTOR_INDEX]")
+            "--vector-index", case_sensitive=False, show_default=False, metavar="KIND", rich_help_panel=MODEL_PANEL,
+            help="How passages are searched: auto (default: exact up to 100,000 passages, then ivf), flat "
+                 "(exact), ivf or hnsw (approximate). Remembered; a change re-embeds nothing. "
+                 "\\[env: SEMSEARCH_VECTOR_INDEX]")
     ] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-index everything from scratch (e.g. to change model); "
                                           "the old index answers until the new one is complete.")] = False,

@@ -145,6 +145,10 @@ class LocalStore:
         return self.catalog.refresh()
 
     def close(self) -> None:
+        """Close the catalog and let go of the vector indexes (their memory maps hold the
+        files open: a read-only medium could not be unmounted while they lived)."""
+        with self._lock:
+            self._loaded.clear()
         self.catalog.close()
 
     def __enter__(self) -> LocalStore:
