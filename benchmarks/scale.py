@@ -36,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sections import write_section  # benchmarks/ is the script folder, first on sys.path
+
 REPO = Path(__file__).resolve().parent.parent
 WORK = Path(__file__).with_name("scale_work.py")
 
@@ -206,12 +208,7 @@ def main() -> None:
                f"time, niced, on a machine shared with other work):\n\n{table(results, sizes)}\n<!-- scale:end -->")
     print(section)
     if args.write:
-        path = REPO / "BENCHMARKS.md"
-        text = path.read_text(encoding="utf-8")
-        if "<!-- scale:start -->" not in text:
-            text += "\n<!-- scale:start -->\n<!-- scale:end -->\n"
-        start, end = text.index("<!-- scale:start -->"), text.index("<!-- scale:end -->") + len("<!-- scale:end -->")
-        path.write_text(text[:start] + section + text[end:], encoding="utf-8")
+        write_section("scale", section)
 
 
 if __name__ == "__main__":
