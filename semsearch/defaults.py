@@ -15,7 +15,11 @@ INDEX_DIR_NAME = ".semsearch"
 CATALOG_NAME = "catalog.sqlite"
 FAISS_NAME = "vectors.faiss"
 LOCK_NAME = "lock"
-SCHEMA_VERSION = 2  # 2: FTS5 lexical index over the passages
+# 2: FTS5 lexical index over the passages. 3: vectors as int8 codes with their scale, ids
+# never reused, a journal of changes (so vector files are updated, not rewritten).
+# Schema 2 indexes are still read, and `index` upgrades them without re-embedding.
+SCHEMA_VERSION = 3
+READABLE_SCHEMAS = (2, 3)
 
 # How passages are turned into vectors: torch runs sentence-transformers; onnx runs an
 # ONNX copy of the same model (same vectors, no torch at query time); onnx-int8 runs
@@ -38,6 +42,11 @@ MAX_FILE_SIZE = 5_000_000
 # Embedded passages are committed to the catalog every this many passages, so an
 # interrupted run keeps the work already done.
 COMMIT_EVERY = 256
+
+# How the vector index searches: "auto" is exact (flat) while that is fast enough, then
+# approximate (storage/vectors.py says where, and BENCHMARKS.md why); or flat, ivf, hnsw.
+VECTOR_INDEXES = ("auto", "flat", "ivf", "hnsw")
+VECTOR_INDEX = "auto"
 
 TOP_K = 10
 PER_FILE = 1

@@ -182,10 +182,10 @@ class Index:
         with self._lock, damaged_catalog_is_reported(self.index_dir):
             catalog = self.store.catalog
             if text is not None:
-                return similar_to_text(text, catalog, self.embedder, top_k=top_k, min_score=min_score,
-                                       path_glob=path_glob)
-            return similar_to_file(Path(path or ""), catalog, self.embedder, top_k=top_k, min_score=min_score,
-                                   path_glob=path_glob)
+                return similar_to_text(text, catalog, self.store.file_index, self.embedder, top_k=top_k,
+                                       min_score=min_score, path_glob=path_glob)
+            return similar_to_file(Path(path or ""), catalog, self.store.file_index, self.embedder, top_k=top_k,
+                                   min_score=min_score, path_glob=path_glob)
 
     def similarity(self, a: Path | str, b: Path | str, *, pairs: int = 0,
                    names: Sequence[str | None] = (None, None)) -> Similarity:
@@ -220,6 +220,7 @@ class Index:
                 stale_new=work.new() if work is not None else [],
                 stale_changed=work.changed() if work is not None else [],
                 stale_removed=work.removed if work is not None else [],
+                vector_index=self.store.describe(),
             )
 
     def lines_around(self, hit: Hit, lines: int) -> tuple[list[str], list[str]]:

@@ -216,6 +216,7 @@ class IndexInfo:
     stale_new: list[str] = field(default_factory=list)
     stale_changed: list[str] = field(default_factory=list)
     stale_removed: list[str] = field(default_factory=list)
+    vector_index: str = ""  # the vector index in use, in words (the setting is in ``settings``)
 
     @property
     def stale(self) -> int:
@@ -235,6 +236,7 @@ class IndexInfo:
             "stale_new": self.stale_new,
             "stale_changed": self.stale_changed,
             "stale_removed": self.stale_removed,
+            "vector_index_in_use": self.vector_index,
         }
 
 

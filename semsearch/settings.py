@@ -35,7 +35,8 @@ class Settings:
 
     ``model`` is the model's recorded id once an index is made (a name or folder
     before); ``chunk_tokens`` None means the default capped to the model's window;
-    ``dimension`` is the model's, recorded when the index is made.
+    ``dimension`` is the model's, recorded when the index is made. ``vector_index``
+    may change on any run: the vector index is rebuilt from the stored vectors.
     """
 
     model: str = _setting(defaults.DEFAULT_MODEL, SHAPE, "SEMSEARCH_MODEL")
@@ -46,6 +47,8 @@ class Settings:
     include: tuple[str, ...] = _setting((), REMEMBER)
     exclude: tuple[str, ...] = _setting((), REMEMBER)
     follow_symlinks: bool = _setting(False, REMEMBER)
+    # How passages are searched: auto (exact up to a size, then approximate), flat, ivf, hnsw.
+    vector_index: str = _setting(defaults.VECTOR_INDEX, REMEMBER, "SEMSEARCH_VECTOR_INDEX")
     batch_size: int = _setting(defaults.BATCH_SIZE, RUN, "SEMSEARCH_BATCH_SIZE")
     device: str | None = _setting(None, RUN, "SEMSEARCH_DEVICE")
     max_file_size: int = _setting(defaults.MAX_FILE_SIZE, RUN)

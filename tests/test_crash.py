@@ -35,6 +35,7 @@ from semsearch.cli import app
 from semsearch.corpus import read_document, walk
 from semsearch.embedders import ModelRef
 from semsearch.errors import IndexNotFoundError
+from semsearch.storage import codec
 
 from .conftest import copy_sample, notices
 from .fakes import FakeEmbedder, FakeFactory, fake_loader
@@ -150,7 +151,7 @@ def check_committed(root: Path, corpus: Corpus, monkeypatch: pytest.MonkeyPatch,
                 (c.start_line, c.end_line, c.text) for c in chunks
             ], path
             expected = FAKE.embed_documents([c.text for c in chunks]) if chunks else np.zeros((0, FAKE.dimension))
-            assert np.array_equal(vectors, expected)
+            assert np.array_equal(vectors, codec.decode(codec.encode(expected), FAKE.dimension))  # as stored: int8
         assert len(idx.store.vectors()) == store.count_passages() and files == store.count_files()
     return True
 
@@ -194,6 +195,37 @@ def test_sigkill_at_every_named_point_then_resume(tmp_path: Path, monkeypatch: p
     assert snapshot(root) == corpus.reference(tmp_path, chunk_tokens=100)
     assert sorted(p.name for p in root.iterdir() if p.name.startswith(".semsearch")) == [".semsearch"]
     assert sum(KILLS.values()) >= 20 and set(KILLS) >= {"walk", "embed", "commit", "fsync", "swap"}
+
+
+def assert_approximately_equal(got: dict, want: dict) -> None:
+    """Snapshots equal but for scores, which agree to 0.05: an approximate index's 8-bit
+    codes depend on the vectors it was trained on (here an earlier version of the corpus,
+    against the reference's final one), so its scores differ by up to a few hundredths."""
+    assert {**got, "results": None} == {**want, "results": None}
+    for ours, theirs in zip(got["results"], want["results"], strict=True):
+        mine = {tuple(hit[1:]): hit[0] for hit in ours}
+        assert mine.keys() == {tuple(hit[1:]) for hit in theirs}  # every passage, once
+        assert max(abs(mine[tuple(hit[1:])] - hit[0]) for hit in theirs) < 0.05
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_sigkill_with_an_approximate_index_then_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       kind: str) -> None:
+    corpus = Corpus(tmp_path / "notes")
+    root = corpus.root
+    has_index = False
+    for point in ("embed:2", "committed:3", "fsync:1", "replace:1"):  # the first run, asked for this kind
+        assert kill_at(root, point, "--vector-index", kind), point
+        has_index = check_committed(root, corpus, monkeypatch, index_expected=has_index)
+    assert child("index", root).returncode == 0  # the kind is remembered
+    with Index(root, embedder_factory=FakeFactory()) as idx:
+        assert idx.settings.vector_index == kind and idx.info().vector_index.startswith(kind)
+    corpus.mutate(random.Random(3))
+    for point in ("insert:2", "committed:1", "fsync:1", "replace:1", "fsync:2"):  # updates: the delta files
+        assert kill_at(root, point), point
+        check_committed(root, corpus, monkeypatch, index_expected=True)
+    assert child("index", root).returncode == 0
+    assert_approximately_equal(snapshot(root), corpus.reference(tmp_path, vector_index=kind))
 
 
 def random_kills(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kills: int, seed: int,

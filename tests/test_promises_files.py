@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from semsearch.storage import codec
+
 from .promises import CHILD, assert_one_line_error, cli
 
 # -- 12: lines git accepts and pathspec rejects; bad globs on the command line -------------
@@ -132,22 +134,24 @@ def thirty(tmp_path: Path, monkeypatch) -> Path:
 
 
 def _damage_vector(root: Path, position: int, value: float) -> None:
-    """Overwrite, in vectors.faiss, the vector of the ``position``-th passage (by id) with ``value``s."""
+    """Overwrite, in vectors.faiss, the vector of the ``position``-th passage (by id) with
+    ``value``s: there (a flat index) it is the float16 codes of the catalog's int8 vector."""
     with sqlite3.connect(root / ".semsearch" / "catalog.sqlite") as conn:
         blob = conn.execute("SELECT vector FROM chunks ORDER BY id LIMIT 1 OFFSET ?", (position,)).fetchone()[0]
+    codes = codec.decode([blob], len(blob) - 4)[0].astype("<f2").tobytes()
     path = root / ".semsearch" / "vectors.faiss"
     data = bytearray(path.read_bytes())
-    at = data.find(blob)
+    at = data.find(codes)
     assert at > 0
-    data[at : at + len(blob)] = np.full(len(blob) // 4, value, np.float32).tobytes()
+    data[at : at + len(codes)] = np.full(len(codes) // 2, value, "<f2").tobytes()
     path.write_bytes(bytes(data))
 
 
 QUERY = ["query", "compost bread", "--mode", "dense", "--format", "json"]
 
 
-@pytest.mark.parametrize("position, value", [(1, 10.5), (2, 2.3e32), (0, 0.01)],
-                         ids=["cosine-10.5", "cosine-2e32", "checked-on-load"])
+@pytest.mark.parametrize("position, value", [(1, 10.5), (2, 6.5e4), (0, 0.01)],  # 6.5e4: the largest float16
+                         ids=["cosine-10.5", "cosine-huge", "checked-on-load"])
 def test_a_damaged_vectors_file_is_noticed_and_answered_from_the_catalog(
     thirty: Path, position: int, value: float, monkeypatch
 ) -> None:

@@ -16,7 +16,9 @@ import pytest
 
 from .promises import assert_one_line_error, cli
 
-OURS = {".gitignore", "catalog.sqlite", "lock", "vectors.faiss"}
+# The index folder's own files (no -wal, no .tmp): the catalog and the vector files of
+# storage/local.py (passages and files, each a main segment and a delta).
+OURS = {".gitignore", "catalog.sqlite", "lock", "vectors.faiss", "vectors.delta", "files.faiss", "files.delta"}
 
 
 @pytest.fixture

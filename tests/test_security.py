@@ -331,8 +331,8 @@ def test_an_index_someone_else_owns_can_be_read(shared: Path, model_cache: Path,
     home = shared / "nobodys-home"
     home.mkdir()
     os.chown(home, NOBODY, NOBODY)
+    files = fingerprint(root)["files"]  # (root's own reader may checkpoint a WAL the copy brought along)
     before = snapshot(root / ".semsearch")
-    files = fingerprint(root)["files"]
     python = _python_as_nobody(shared)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO), "HOME": str(home),
            "SEMSEARCH_CACHE_DIR": str(cache)}

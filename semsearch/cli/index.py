@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,7 @@ from ..storage import enclosing_root
 from .app import app, errors_to_exit_codes, progress_every, quiet_notices
 from .options import (  # the shared store (cli/shared.py)
     FILES_PANEL,
+    MODEL_PANEL,
     BackendOpt,
     BatchSizeOpt,
     ChunkTokensOpt,
@@ -34,6 +36,8 @@ from .options import (  # the shared store (cli/shared.py)
     StoreOpt,
 )
 from .shared import check_no_collection, store_url
+
+VectorIndexKind = Enum("VectorIndexKind", {k: k for k in defaults.VECTOR_INDEXES}, type=str)  # type: ignore[misc]
 
 
 @app.command()
@@ -65,6 +69,13 @@ def index(
         bool | None, typer.Option("--follow-symlinks/--no-follow-symlinks", show_default=False,
                                      help="Follow symbolic links, even out of PATH; each folder is walked once, "
                                      "so loops are safe (default: off; remembered).", rich_help_panel=FILES_PANEL)
+    ] = None,
+    vector_index: Annotated[
+        VectorIndexKind | None, typer.Option(
+            "--vector-index", case_sensitive=False, show_default=False, metavar="KIND", rich_help_panel=MODEL_PANEL,
+            help="How passages are searched: auto (default: exact up to 100,000 passages, then ivf), flat "
+                 "(exact), ivf or hnsw (approximate). Remembered; a change re-embeds nothing. "
+                 "\\[env: SEMSEARCH_VECTOR_INDEX]")
     ] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-index everything from scratch (e.g. to change model); "
                                           "the old index answers until the new one is complete.")] = False,
@@ -102,6 +113,7 @@ def index(
                 backend=backend, max_file_size=_bytes(max_file_size), batch_size=batch_size, device=device,
                 rebuild=rebuild, follow_symlinks=follow_symlinks, on_progress=bar.update,
                 confirm=lambda question: yes or _ask(question),
+                vector_index=vector_index.value if vector_index else None,
             )
         show_report(report, fmt or Format.table, stdout_console())
 

@@ -30,12 +30,14 @@ from ..storage import (
     LocalStore,
     building_dir,
     check_index_location,
+    check_vector_index,
     damaged_catalog_is_reported,
     disk_full_is_reported,
     exchange_folders,
     finish_swap,
     index_state,
     swap_dir,
+    upgrade,
     writer_lock,
 )
 from . import filters
@@ -81,7 +83,7 @@ def sync(
             more than half of the indexed files; without it such a change is refused.
         flags: settings by name (:class:`semsearch.settings.Settings`: ``model``,
             ``backend``, ``chunk_tokens``, ``overlap``, ``include``, ``exclude``,
-            ``follow_symlinks``, ``batch_size``, ``device``, ``max_file_size``); None
+            ``follow_symlinks``, ``vector_index``, ``batch_size``, ``device``, ``max_file_size``); None
             or absent means the environment's, else the index's own, else the default.
 
     Returns:
@@ -113,6 +115,7 @@ def sync(
         try:
             if rebuild or (state == "absent" and not folder):
                 return run.build(index_dir, replacing=state != "absent")
+            upgrade(index_dir, building_dir(root))  # an older semsearch's index, in this one's format
             with LocalStore.open(index_dir) as store:
                 return run.update(store)
         except BaseException:
@@ -155,6 +158,7 @@ def _check_flags(flags: dict[str, Any]) -> None:
     if flags.get("overlap") is not None and flags["overlap"] < 0:
         raise BadInputError(f"--overlap {flags['overlap']} is negative; give 0 or more (the default is "
                             f"{defaults.OVERLAP_TOKENS})")
+    check_vector_index(resolve({"vector_index": flags.get("vector_index")}).vector_index)
 
 
 class WritableStore(Protocol):
@@ -273,11 +277,7 @@ class _Run:
             with store.catalog.transaction():
                 store.catalog.set_settings(settings)
         Writer(store.catalog, work, report, embedder, settings.max_file_size, self.on_progress).run()
-        problem = store.vectors_problem()  # the whole file against its checksum
-        if problem is not None:
-            if store.vectors_current():
-                log.warning("%s was damaged (%s); rewrote it from the catalog", defaults.FAISS_NAME, problem)
-            store.write_vectors()
+        store.write_vectors()  # checks the vector files' checksums, then updates them (or rebuilds the damaged)
         self._finish(report, store)
         return report
 

@@ -51,6 +51,7 @@ def print_info(info: IndexInfo, out: Console) -> None:
     filters += ["--follow-symlinks"] if data["follow_symlinks"] else []
     shown = ", ".join(filters) + " (remembered; `semsearch index --reset-filters` clears them)" if filters else "none"
     table.add_row("filters", terminal_text(shown))
+    table.add_row("vector index", info.vector_index)
     table.add_row("size", f"{info.size_bytes / 1e6:.1f} MB")
     table.add_row("updated", str(data["updated"]))
     stale = (f"{info.stale} ({len(info.stale_new)} new, {len(info.stale_changed)} changed, "

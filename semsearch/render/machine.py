@@ -18,7 +18,9 @@ from .escape import for_csv, for_tsv
 # One result set: the query it answers (None when there is a single query) and its hits.
 ResultSet = tuple["str | None", list[Hit]]
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# Written as \uXXXX escapes in JSON: lone surrogates (bytes of a name that is not UTF-8) and
+# DEL and the C1 controls, which json leaves raw (U+007F-U+009F; U+009B starts an escape sequence).
+_ESCAPED = re.compile("[\x7f-\x9f\ud800-\udfff]")
 FIELDS = ("rank", "score", "path", "start_line", "end_line", "text")
 
 
@@ -41,9 +43,10 @@ def hit_record(hit: Hit, query: str | None = None, paths: PathShown | None = Non
 def write_json(data: object, fmt: Format) -> None:
     """One JSON document (indented) for ``json``, one line for ``jsonl``. A file name that
     is not UTF-8 holds lone surrogates (one per byte that is not): they are written as
-    ``\\udcXX`` escapes, so the output stays UTF-8 and the exact bytes can be recovered."""
+    ``\\udcXX`` escapes, so the output stays UTF-8 and the exact bytes can be recovered; DEL
+    and the C1 controls are escaped too, so no terminal acts on them."""
     text = json.dumps(data, ensure_ascii=False, indent=2 if fmt is Format.json else None)
-    sys.stdout.write(_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
+    sys.stdout.write(_ESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
 
 
 def write_results(results: Sequence[ResultSet], fmt: Format, paths: PathShown | None = None,
@@ -85,11 +88,12 @@ def score_text(score: float) -> str:
 
 def vimgrep_line(hit: Hit, path: str) -> str:
     """``path:line:column:text`` (ripgrep's ``--vimgrep``; vim's quickfix and VS Code read it):
-    the passage's first line that is not blank, best result first."""
+    the passage's first line that is not blank, best result first. Like TSV, the path's
+    control characters are made visible: a line an editor reads, and a person sees."""
     lines = hit.text.split("\n")
     first = next((i for i, line in enumerate(lines) if line.strip()), 0)
     text = for_tsv(lines[first].strip()) if lines else ""
-    return f"{path}:{hit.start_line + first}:1:{text}"
+    return f"{for_tsv(path)}:{hit.start_line + first}:1:{text}"
 
 
 def write_pairs(data: dict[str, Any], fmt: Format = Format.tsv) -> None:

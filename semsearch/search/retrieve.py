@@ -10,7 +10,6 @@ from collections.abc import Collection, Sequence
 
 import numpy as np
 
-from ..ignore import compile_globs
 from ..storage import Catalog, VectorIndex
 from .fuse import Ranked, fuse
 
@@ -19,10 +18,7 @@ MODES = ("dense", "lexical", "hybrid")
 
 def allowed_ids(catalog: Catalog, path_globs: Sequence[str]) -> set[int] | None:
     """The passages of the files matching any of ``path_globs``; None when there is no filter."""
-    keep = compile_globs(path_globs)
-    if keep is None:
-        return None
-    return set(catalog.passage_ids(p for p in catalog.files() if keep.match_file(p)))
+    return catalog.ids_matching(path_globs)
 
 
 def candidates(

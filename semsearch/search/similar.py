@@ -2,7 +2,8 @@
 
 A file or text is represented by the normalised mean of its passages' vectors (see
 :mod:`.sources`: stored ones for a file indexed unchanged, else embedded now); results are the
-files whose vectors are closest (cosine), each shown with its passage closest to the source.
+files whose vectors are closest (cosine), found in the index of files' mean vectors (by file
+id, see :mod:`semsearch.storage.local`), each shown with its passage closest to the source.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import numpy as np
 
 from .. import defaults
 from ..embedders import Embedder
-from ..ignore import compile_globs
 from ..records import Hit
-from ..storage import Catalog
+from ..storage import Catalog, VectorIndex
 from .pipeline import check_limits
 from .sources import file_source, text_source
 
@@ -24,6 +24,7 @@ from .sources import file_source, text_source
 def similar_to_file(
     path: Path,
     catalog: Catalog,
+    files: Callable[[], VectorIndex],
     embedder: Callable[[], Embedder],
     *,
     top_k: int = defaults.TOP_K,
@@ -35,13 +36,14 @@ def similar_to_file(
     An indexed, unchanged file uses its stored vectors; any other text file is embedded now.
     """
     source = file_source(Path(path), embedder, catalog.settings, catalog)
-    return rank_files(source.vector, catalog, *catalog.centroids(), exclude=source.rel, top_k=top_k,
-                      min_score=min_score, path_glob=path_glob)
+    return rank_files(source.vector, catalog, files(), exclude=source.rel, top_k=top_k, min_score=min_score,
+                      path_glob=path_glob)
 
 
 def similar_to_text(
     text: str,
     catalog: Catalog,
+    files: Callable[[], VectorIndex],
     embedder: Callable[[], Embedder],
     *,
     top_k: int = defaults.TOP_K,
@@ -50,15 +52,13 @@ def similar_to_text(
 ) -> list[Hit]:
     """Files most like a piece of text."""
     vector = text_source(text, embedder(), catalog.settings).vector
-    return rank_files(vector, catalog, *catalog.centroids(), exclude=None, top_k=top_k, min_score=min_score,
-                      path_glob=path_glob)
+    return rank_files(vector, catalog, files(), exclude=None, top_k=top_k, min_score=min_score, path_glob=path_glob)
 
 
 def rank_files(
     vector: np.ndarray,
     catalog: Catalog,
-    paths: list[str],
-    centroids: np.ndarray,
+    files: VectorIndex,
     *,
     exclude: str | None,
     top_k: int = defaults.TOP_K,
@@ -67,16 +67,17 @@ def rank_files(
 ) -> list[Hit]:
     """Files by the cosine of their vector to ``vector``, best first, each with its closest passage."""
     check_limits(top_k, 1)
-    keep = compile_globs(path_glob)
-    scores = centroids @ vector if len(paths) else np.zeros(0, np.float32)
+    allowed = catalog.ids_matching(path_glob, "files")
+    skip = catalog.file_ids([exclude]).get(exclude) if exclude is not None else None
+    found = files.search(vector, top_k + (skip is not None), allowed)
+    paths = catalog.file_paths([fid for fid, _ in found])
     hits: list[Hit] = []
-    for i in np.argsort(-scores, kind="stable"):
-        path, score = paths[i], float(scores[i])
-        if path == exclude or (keep is not None and not keep.match_file(path)):
+    for fid, score in found:
+        if fid == skip or fid not in paths:
             continue
         if (min_score is not None and score < min_score) or len(hits) == top_k:
             break
-        hits.append(_best_passage(catalog, len(hits) + 1, score, path, vector))
+        hits.append(_best_passage(catalog, len(hits) + 1, score, paths[fid], vector))
     return hits
 
 

@@ -19,12 +19,12 @@ from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..defaults import CATALOG_NAME, SCHEMA_VERSION
+from ..defaults import CATALOG_NAME, READABLE_SCHEMAS, SCHEMA_VERSION
 from ..errors import CorruptIndexError, IndexNotFoundError
 from ..settings import Settings
+from . import codec
 from .base import FileRecord, PassageRecord
+from .catalog_vectors import CatalogVectors
 from .catalog_writes import CatalogWrites
 from .layout import CREATING, index_state
 from .retired import RETIRED_SCHEMA, RetiredPassages
@@ -36,14 +36,13 @@ from .sqlite import (
     file_record,
     fts_query,
     name_param,
-    name_value,
     passage_record,
     rebuild_hint,
     schema_error,
 )
 
 
-class SqliteCatalog(CatalogWrites, RetiredPassages):
+class SqliteCatalog(CatalogWrites, RetiredPassages, CatalogVectors):
     """An open catalog. Use :meth:`create` or :meth:`open`, then :meth:`close`."""
 
     def __init__(self, index_dir: Path, conn: sqlite3.Connection, snapshot: bool = False) -> None:
@@ -53,6 +52,9 @@ class SqliteCatalog(CatalogWrites, RetiredPassages):
         self._snapshot = snapshot
         self._lock = threading.RLock()
         self.settings = self._read_settings()
+        self.schema = int(self._meta("schema_version", int))
+        self.codec = codec.INT8 if self.schema >= 3 else codec.FLOAT32  # schema 2: float32
+        self._counted: tuple[int, int] | None = None  # (generation, passages)
 
     # -- opening -------------------------------------------------------------
 
@@ -84,12 +86,14 @@ class SqliteCatalog(CatalogWrites, RetiredPassages):
         conn.execute("PRAGMA journal_mode = WAL")  # recorded in the file: readers never block the writer
         conn.executescript(SCHEMA + RETIRED_SCHEMA)
         now = str(time.time())
+        generation = str(time.time_ns())
         meta = {
             "schema_version": str(SCHEMA_VERSION),
             "settings": json.dumps(settings.to_record()),
             # Counted from the clock, so a replacement catalog never shares a generation
             # with the vectors.faiss of the index it replaces.
-            "generation": str(time.time_ns()),
+            "generation": generation,
+            "changes_since": generation,  # the change journal is complete from here
             "created": now,
             "updated": now,
         }
@@ -125,7 +129,7 @@ class SqliteCatalog(CatalogWrites, RetiredPassages):
             version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise CorruptIndexError(f"index catalog {catalog} is unreadable ({exc}); {rebuild}") from exc
-        if version is None or version[0] != str(SCHEMA_VERSION):
+        if version is None or version[0] not in [str(v) for v in READABLE_SCHEMAS]:
             conn.close()
             raise schema_error(index_dir, None if version is None else version[0])
         try:
@@ -170,13 +174,17 @@ class SqliteCatalog(CatalogWrites, RetiredPassages):
     # -- meta ----------------------------------------------------------------
 
     def _meta(self, key: str, kind: type = str) -> Any:
-        rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
-        if not rows:
+        value = self._meta_or_none(key)
+        if value is None:
             raise self.damaged(f"meta key {key!r} missing")
         try:
-            return kind(rows[0][0])
+            return kind(value)
         except (TypeError, ValueError) as exc:
-            raise self.damaged(f"meta {key} is {str(rows[0][0])[:40]!r}") from exc
+            raise self.damaged(f"meta {key} is {str(value)[:40]!r}") from exc
+
+    def _meta_or_none(self, key: str) -> Any:
+        rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
 
     def damaged(self, what: str) -> CorruptIndexError:
         """The error for a catalog found damaged (``what``), with the advice that fits."""
@@ -246,7 +254,11 @@ class SqliteCatalog(CatalogWrites, RetiredPassages):
         return int(self._rows("SELECT count(*) FROM files WHERE skipped IS NULL")[0][0])
 
     def count_passages(self) -> int:
-        return int(self._rows("SELECT count(*) FROM chunks")[0][0])
+        with self._lock:  # counting a million rows takes a while: once per generation
+            generation = self.generation
+            if self._counted is None or self._counted[0] != generation:
+                self._counted = (generation, self.count_vectors("passages"))
+            return self._counted[1]
 
     def disk_bytes(self) -> int:
         """The index folder's size: its regular files (one an ``index`` run renames or
@@ -284,35 +296,3 @@ class SqliteCatalog(CatalogWrites, RetiredPassages):
         rows = self._rows("SELECT rowid, -bm25(chunks_fts) AS score FROM chunks_fts WHERE chunks_fts MATCH ? "
                           f"{only}ORDER BY score DESC, rowid LIMIT ?", [*params, limit])
         return [(r[0], r[1]) for r in rows]
-
-    def file_vectors(self, path: str) -> tuple[list[int], np.ndarray]:
-        """The passage ids and vectors of one indexed file (empty if it has none)."""
-        rows = self._rows("SELECT c.id, c.vector FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path = ? "
-                          "ORDER BY c.ordinal", (name_param(path),))
-        return [r[0] for r in rows], self._matrix(r[1] for r in rows)
-
-    def centroids(self) -> tuple[list[str], np.ndarray]:
-        """Every file that has passages, with its unit-length mean passage vector."""
-        rows = self._rows("SELECT path, centroid FROM files WHERE centroid IS NOT NULL ORDER BY path")
-        return [name_value(r[0]) for r in rows], self._matrix(r[1] for r in rows)
-
-    def passage_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
-        """The stored vectors of these passages, by id (ids not found are absent)."""
-        rows = self._in_batches("SELECT id, vector FROM chunks WHERE id IN ({})", [int(i) for i in ids])
-        return dict(zip((r[0] for r in rows), self._matrix(r[1] for r in rows), strict=True))
-
-    def all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every passage's id and vector, by id."""
-        rows = self._rows("SELECT id, vector FROM chunks ORDER BY id")
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)), self._matrix(r[1] for r in rows)
-
-    def _matrix(self, blobs: Iterable[bytes]) -> np.ndarray:
-        """Stored vectors as one matrix; a vector of the wrong size, or not finite, is damage."""
-        blobs = list(blobs)
-        size = 4 * self.settings.dimension
-        if any(not isinstance(b, bytes) or len(b) != size for b in blobs):
-            raise self.damaged(f"a stored vector is not {self.settings.dimension} float32 numbers")
-        matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(-1, self.settings.dimension)
-        if not np.isfinite(matrix).all():
-            raise self.damaged("a stored vector holds a number that is not finite")
-        return matrix

@@ -15,12 +15,9 @@ import numpy as np
 
 from ..embedders.base import mean_vector
 from ..settings import Settings
+from . import codec as codecs
 from .base import NewPassage
 from .sqlite import name_param
-
-
-def _blob(vector: np.ndarray) -> bytes:
-    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
 
 
 class CatalogWrites:
@@ -29,6 +26,7 @@ class CatalogWrites:
     _conn: sqlite3.Connection
     _lock: threading.RLock
     settings: Settings
+    codec: str
 
     def set_settings(self, settings: Settings) -> None:
         """Record new settings (inside a transaction): the filters later runs reuse."""
@@ -57,10 +55,26 @@ class CatalogWrites:
                     self._conn.execute("ROLLBACK")
                 raise
 
+    def _maintain(self, statements: Sequence[tuple[str, Sequence[object]]]) -> None:
+        """Bookkeeping writes in one transaction that keeps the generation (they change
+        no passage, so what readers hold stays current)."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, params in statements:
+                    self._conn.execute(sql, params)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
     def put_file(self, path: str, size: int, mtime_ns: int, digest: str, passages: Sequence[NewPassage]) -> None:
         """Insert or replace a file and its passages (inside a transaction)."""
         self.delete_file(path)
-        centroid = _blob(mean_vector(np.stack([p.vector for p in passages]))) if passages else None
+        vectors = np.stack([p.vector for p in passages]) if passages else np.zeros((0, self.settings.dimension))
+        blobs = codecs.encode(vectors, self.codec)
+        centroid = codecs.encode(mean_vector(vectors), self.codec)[0] if passages else None
         cur = self._conn.execute(
             "INSERT INTO files (path, size, mtime_ns, digest, centroid) VALUES (?, ?, ?, ?, ?)",
             (name_param(path), size, mtime_ns, digest, centroid),
@@ -68,7 +82,8 @@ class CatalogWrites:
         file_id = cur.lastrowid
         self._conn.executemany(
             "INSERT INTO chunks (file_id, ordinal, start_line, end_line, text, vector) VALUES (?, ?, ?, ?, ?, ?)",
-            [(file_id, i, p.start_line, p.end_line, p.text, _blob(p.vector)) for i, p in enumerate(passages)],
+            [(file_id, i, p.start_line, p.end_line, p.text, blob)
+             for i, (p, blob) in enumerate(zip(passages, blobs, strict=True))],
         )
 
     def put_skipped(self, path: str, size: int, mtime_ns: int, digest: str, reason: str) -> None:

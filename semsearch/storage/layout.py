@@ -66,9 +66,12 @@ def stray_entries(index_dir: Path) -> list[str]:
 
 
 # What semsearch makes in an index folder: the catalog and SQLite's files beside it, the
-# vectors, the lock, the .gitignore, and the temporary files of a catalog or vectors being written.
+# vector files (storage/local.py), the lock, its .gitignore, and the temporary files of a
+# catalog or vector file being written.
+VECTOR_FILES = (FAISS_NAME, "vectors.delta", "files.faiss", "files.delta")
 _OURS = re.compile(rf"(?:{re.escape(CATALOG_NAME)}(?:{re.escape(CREATING)})?(?:-wal|-shm|-journal)?"
-                   rf"|{re.escape(FAISS_NAME)}(?:\.\d+\.tmp)?|{re.escape(LOCK_NAME)}|{re.escape(GITIGNORE)})")
+                   rf"|(?:{'|'.join(map(re.escape, VECTOR_FILES))})(?:\.\d+\.tmp)?"
+                   rf"|{re.escape(LOCK_NAME)}|{re.escape(GITIGNORE)})")
 
 
 def building_dir(root: Path) -> Path:

@@ -1,32 +1,35 @@
-"""The local store: ``<root>/.semsearch/`` with the SQLite catalog and ``vectors.faiss``.
+"""The local store: ``<root>/.semsearch/`` with the SQLite catalog and two vector indexes.
 
-The vector file is a cache of the catalog's vectors for fast search, stamped with
-the catalog's generation; when the stamps differ (a run was interrupted between the
-two writes), or the file is damaged, it is rebuilt from the catalog, without re-embedding.
+``vectors.faiss`` (+ ``vectors.delta``) index the passages, ``files.faiss`` (+
+``files.delta``) the files' mean vectors for ``similar``. Both are caches of the
+catalog's vectors, stamped with the catalog's generation (:mod:`.vector_files`): a run
+interrupted between the catalog's commit and the vector files' update leaves them older,
+and whoever opens them next catches up through the catalog's change journal, reading only
+what changed; files that are missing, damaged or too old are rebuilt from the catalog,
+without re-embedding.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from ..defaults import FAISS_NAME
 from ..settings import Settings
-from .base import VectorIndex
 from .catalog import SqliteCatalog
 from .layout import running_writer
-from .vectors import DamagedVectorsError, FlatIndex, read_header
+from .segmented import SegmentedIndex
+from .vecfile import DamagedVectorsError
+from .vector_files import UNREADABLE, VectorFiles, catch_up
 
 log = logging.getLogger(__name__)
 
 
 class LocalStore:
-    """A catalog and its vector index, kept consistent by generation.
+    """A catalog and its vector indexes, kept consistent by generation.
 
     Args:
         catalog: the open catalog.
@@ -36,8 +39,9 @@ class LocalStore:
         self.catalog = catalog
         self.index_dir = catalog.index_dir
         self.root = catalog.root
-        self._vectors: VectorIndex | None = None
-        self._vectors_generation: int | None = None
+        self._files = {"passages": VectorFiles(self.index_dir, "vectors", "passages"),
+                       "files": VectorFiles(self.index_dir, "files", "files")}
+        self._loaded: dict[str, tuple[int, _Checked]] = {}  # source -> (generation, index)
         self._lock = threading.RLock()
 
     @classmethod
@@ -50,75 +54,101 @@ class LocalStore:
         """Create a new, empty index in ``index_dir``."""
         return cls(SqliteCatalog.create(index_dir, settings))
 
-    @property
-    def _path(self) -> Path:
-        return self.index_dir / FAISS_NAME
-
     def vectors_current(self) -> bool:
-        """True when ``vectors.faiss`` is a regular file written for the catalog's generation."""
-        header = read_header(self._path)
-        return header is not None and header.generation == self.catalog.generation
+        """True when both vector indexes' files hold the catalog's generation."""
+        generation = self.catalog.generation
+        return all(files.generation() == generation for files in self._files.values())
 
     def vectors_problem(self) -> str | None:
-        """None when ``vectors.faiss`` is current and its whole content matches its
-        checksum (it reads the file: for ``index`` and ``info --check``); else what is wrong."""
+        """None when the vector files are current and whole (their checksums read
+        through: for ``info --check``); else what is wrong."""
         if not self.vectors_current():
             return "missing or out of date"
-        return FlatIndex.verify(self._path)
+        for source, files in self._files.items():
+            problem = files.problem()
+            if problem is not None:
+                return problem if source == "passages" else f"{problem} in {files.main.name}"
+        return None
 
-    def vectors(self) -> VectorIndex:
-        """The vector index of every passage, current with the catalog (loaded once per
-        generation; a missing, stale or damaged file is rebuilt in memory, with a notice)."""
+    def vectors(self) -> _Checked:
+        """The passages' vector index, current with the catalog."""
+        return self._index("passages")
+
+    def file_index(self) -> _Checked:
+        """The files' vector index (their mean passage vectors, by file id), current with the catalog."""
+        return self._index("files")
+
+    def _index(self, source: str) -> _Checked:
+        """Loaded once; after a commit, caught up in memory when the journal allows."""
         with self._lock:
             generation = self.catalog.generation
-            if self._vectors is None or self._vectors_generation != generation:
-                self._vectors = _Checked(self, self._load())
-                self._vectors_generation = generation
-            return self._vectors
+            held = self._loaded.get(source)
+            if held is not None and held[0] == generation:
+                return held[1]
+            index = None
+            if held is not None and held[0] < generation and not held[1].from_catalog:
+                touched = self.catalog.changes_since(source, held[0])
+                if touched is not None:
+                    index = held[1].index.copy()
+                    catch_up(index, self.catalog, source, touched)
+            checked = _Checked(self, source, index if index is not None else self._load(source, generation))
+            self._loaded[source] = (generation, checked)
+            return checked
 
-    def _load(self) -> FlatIndex:
-        dimension = self.catalog.settings.dimension
-        if self.vectors_current():
-            try:
-                return FlatIndex.load(self._path, dimension, self.catalog.count_passages(),
-                                      self.catalog.passage_vectors)
-            except OSError as exc:
-                log.warning("%s was unreadable (%s); rebuilt it from the catalog", FAISS_NAME, exc.strerror or exc)
-            except DamagedVectorsError as exc:
-                log.warning("%s was damaged (%s); rebuilt it from the catalog (`semsearch index %s` rewrites it)",
-                            FAISS_NAME, exc, self.root)
-        elif running_writer(self.index_dir):
-            # Normal while `index` runs: it writes the file when it is done.
-            log.warning("index in progress: searching the %d files committed so far", self.catalog.count_files())
-        elif os.path.lexists(self._path):
-            log.warning("%s was out of date; rebuilt it from the catalog", FAISS_NAME)
-        elif self.catalog.count_passages():
-            log.warning("%s was missing; rebuilt it from the catalog", FAISS_NAME)
-        return self._build()
+    def _load(self, source: str, generation: int) -> SegmentedIndex:
+        files = self._files[source]
+        try:
+            loaded = files.load(self.catalog, generation)
+        except UNREADABLE as exc:
+            loaded = f"damaged ({str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__})"
+        if not isinstance(loaded, str):
+            return loaded[0]
+        if loaded.startswith("damaged"):
+            log.warning("%s was %s; rebuilt it from the catalog (`semsearch index %s` rewrites it)",
+                        files.main.name, loaded, self.root)
+        elif running_writer(self.index_dir):  # normal while `index` runs: it writes the files when done
+            if source == "passages":
+                log.warning("index in progress: searching the %d files committed so far", self.catalog.count_files())
+        elif self.catalog.count_vectors(source) and not (source == "files" and self.catalog.schema < 3):
+            log.warning("%s was %s; rebuilt it from the catalog", files.main.name, loaded)  # schema 2 had no files.*
+        return files.build(self.catalog, self.catalog.settings.vector_index)
 
-    def _build(self) -> FlatIndex:
-        index = FlatIndex(self.catalog.settings.dimension)
-        index.add(*self.catalog.all_vectors())
-        return index
-
-    def _rebuilt_after(self, damage: DamagedVectorsError) -> VectorIndex:
+    def _rebuilt_after(self, source: str, damage: DamagedVectorsError) -> _Checked:
         """A search met a score no unit vectors give: the file was damaged in a way the
         checks on loading did not see. Search the catalog's own vectors instead."""
         with self._lock:
+            files = self._files[source]
             log.warning("%s is damaged (%s); rebuilt it from the catalog (`semsearch index %s` rewrites it)",
-                        FAISS_NAME, damage, self.root)
-            self._vectors = _Checked(self, self._build(), from_catalog=True)
-            return self._vectors
+                        files.main.name, damage, self.root)
+            checked = _Checked(self, source, files.build(self.catalog, self.catalog.settings.vector_index),
+                               from_catalog=True)
+            self._loaded[source] = (self.catalog.generation, checked)
+            return checked
 
     def write_vectors(self) -> None:
-        """Write ``vectors.faiss`` for the catalog's current generation."""
-        self._build().save(self._path, self.catalog.generation)
+        """Bring both vector indexes' files to the catalog's generation (see
+        :meth:`VectorFiles.update`), then forget the journal they no longer need."""
+        generation = self.catalog.generation
+        for files in self._files.values():
+            files.update(self.catalog, generation, self.catalog.settings.vector_index)
+        self.catalog.forget_changes(generation)
+
+    def describe(self) -> str:
+        """The passages' vector index in words, e.g. ``auto: flat (exact, float16 codes)``."""
+        shape = self.vectors().index.shape
+        kind = shape.describe() if shape is not None else "flat (empty)"
+        requested = self.catalog.settings.vector_index
+        return f"auto: {kind}" if requested == "auto" else kind
 
     def refresh(self) -> bool:
         """See the latest commit (readers); True if the index changed."""
         return self.catalog.refresh()
 
     def close(self) -> None:
+        """Close the catalog and let go of the vector indexes (their memory maps hold the
+        files open: a read-only medium could not be unmounted while they lived)."""
+        with self._lock:
+            self._loaded.clear()
         self.catalog.close()
 
     def __enter__(self) -> LocalStore:
@@ -129,28 +159,32 @@ class LocalStore:
 
 
 class _Checked:
-    """The vector index as searches see it: a search that meets an impossible score
-    (damage the cheap checks on loading missed) is answered from the catalog's vectors."""
+    """A vector index as searches see it: a search that meets an impossible score (damage
+    the cheap checks on loading missed) is answered from the catalog's vectors instead."""
 
-    def __init__(self, store: LocalStore, index: FlatIndex, from_catalog: bool = False) -> None:
+    def __init__(self, store: LocalStore, source: str, index: SegmentedIndex, from_catalog: bool = False) -> None:
         self._store = store
-        self._index = index
-        self._from_catalog = from_catalog
+        self._source = source
+        self.index = index
+        self.from_catalog = from_catalog
         self.dimension = index.dimension
 
     def __len__(self) -> int:
-        return len(self._index)
+        return len(self.index)
+
+    def __getattr__(self, name: str) -> object:  # shape, main, delta_ids, tombstones: the index's
+        return getattr(self.index, name)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        self._index.add(ids, vectors)
+        self.index.add(ids, vectors)
 
     def remove(self, ids: Sequence[int]) -> None:
-        self._index.remove(ids)
+        self.index.remove(ids)
 
     def search(self, vector: np.ndarray, k: int, allowed: Collection[int] | None = None) -> list[tuple[int, float]]:
         try:
-            return self._index.search(vector, k, allowed)
+            return self.index.search(vector, k, allowed)
         except DamagedVectorsError as exc:
-            if self._from_catalog:  # the catalog's own vectors are not unit vectors
+            if self.from_catalog:  # the catalog's own vectors are not unit vectors
                 raise self._store.catalog.damaged(f"its stored vectors give {exc}") from exc
-            return self._store._rebuilt_after(exc).search(vector, k, allowed)
+            return self._store._rebuilt_after(self._source, exc).search(vector, k, allowed)

@@ -48,6 +48,7 @@ class RetiredPassages:
 
     if TYPE_CHECKING:  # provided by the catalog
         def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
+        def _decode(self, blobs: Any) -> np.ndarray: ...
         def delete_file(self, path: str) -> None: ...
 
     def prepare_reuse(self) -> None:
@@ -68,7 +69,8 @@ class RetiredPassages:
                               "GROUP BY ordinal ORDER BY ordinal", (digest,))
         if not rows:
             return None
-        return [NewPassage(r[0], r[1], r[2], np.frombuffer(r[3], dtype=np.float32)) for r in rows]
+        vectors = self._decode(r[3] for r in rows)  # in the catalog's codec, as its passages
+        return [NewPassage(r[0], r[1], r[2], v) for r, v in zip(rows, vectors, strict=True)]
 
     def retire_file(self, path: str) -> None:
         """Forget a file, keeping its passages for reuse a while (inside a transaction)."""

@@ -19,22 +19,22 @@ from .layout import stray_entries
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE files (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: vector files know files by id
     path TEXT NOT NULL UNIQUE,
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     digest TEXT NOT NULL,
     skipped TEXT,  -- why the file is not indexed (binary, too large...), else NULL
-    centroid BLOB
+    centroid BLOB  -- the mean of its passages' vectors, in the catalog's codec (storage/codec.py)
 );
 CREATE TABLE chunks (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: vector files know passages by id
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     ordinal INTEGER NOT NULL,
     start_line INTEGER NOT NULL,
     end_line INTEGER NOT NULL,
     text TEXT NOT NULL,
-    vector BLOB NOT NULL
+    vector BLOB NOT NULL  -- int8 codes and their scale (storage/codec.py); float32 in schema 2
 );
 CREATE INDEX chunks_file ON chunks(file_id);
 -- Lexical search: an external-content FTS5 index over the passage text, kept in step
@@ -48,6 +48,26 @@ CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
 END;
 CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+-- The change journal: every passage and file vector inserted or deleted, with the
+-- generation it was made at (the one before its commit), in the same transaction, so a
+-- vector file stamped with an older generation catches up by reading only what changed.
+CREATE TABLE changes (generation INTEGER NOT NULL, kind INTEGER NOT NULL, id INTEGER NOT NULL);
+CREATE INDEX changes_generation ON changes(generation);
+CREATE TRIGGER chunks_changes_insert AFTER INSERT ON chunks BEGIN
+    INSERT INTO changes SELECT CAST(value AS INTEGER), 0, new.id FROM meta WHERE key = 'generation';
+END;
+CREATE TRIGGER chunks_changes_delete AFTER DELETE ON chunks BEGIN
+    INSERT INTO changes SELECT CAST(value AS INTEGER), 0, old.id FROM meta WHERE key = 'generation';
+END;
+CREATE TRIGGER files_changes_insert AFTER INSERT ON files WHEN new.centroid IS NOT NULL BEGIN
+    INSERT INTO changes SELECT CAST(value AS INTEGER), 1, new.id FROM meta WHERE key = 'generation';
+END;
+CREATE TRIGGER files_changes_delete AFTER DELETE ON files WHEN old.centroid IS NOT NULL BEGIN
+    INSERT INTO changes SELECT CAST(value AS INTEGER), 1, old.id FROM meta WHERE key = 'generation';
+END;
+CREATE TRIGGER files_changes_update AFTER UPDATE OF centroid ON files BEGIN
+    INSERT INTO changes SELECT CAST(value AS INTEGER), 1, new.id FROM meta WHERE key = 'generation';
 END;
 """
 

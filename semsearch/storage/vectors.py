@@ -1,217 +1,261 @@
-"""The local vector index: exact inner-product search with faiss, saved beside the catalog.
+"""Main vector segments: one faiss index over compact codes, in a shape of :mod:`.shapes`.
 
-``vectors.faiss`` is a cache of the catalog's vectors, never trusted: a 48-byte header
-(magic, the catalog generation it was written for, the vector count, the payload's
-length and its BLAKE2b checksum) lets a stale, truncated or damaged file be told from a
-good one. Every load checks the cheap things (regular file, generation, length, count,
-dimension, and a few vectors against the catalog's copy); ``index`` and ``info --check``
-also verify the checksum; a search that meets a "cosine" outside [-1.001, 1.001] reports
-damage. faiss is imported only here.
+``flat`` is ``IndexIDMap(IndexScalarQuantizer fp16)``, ``ivf`` an
+``IndexIVFScalarQuantizer`` (8-bit codes, ids in its lists), ``hnsw``
+``IndexIDMap(IndexHNSWSQ)`` (8-bit codes); all by inner product. A segment is written as
+faiss writes it, followed by its ids (sorted, so membership is a binary search on a
+memory map), and for hnsw each id's position in the faiss index (to compare every code
+when a filter is too selective for the graph). faiss is imported only in this module.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import stat
-import struct
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
-from .safety import open_private
+from .shapes import HNSW_M, RANGE_MARGIN, Shape
 
-if TYPE_CHECKING:
+__all__ = ["HNSW_M", "Segment", "Shape", "selector"]
+
+
+def _faiss() -> Any:
+    """faiss, imported where it is used, and typed loosely: its stubs lack the keyword
+    constructors of the search parameters and the attributes of downcast indexes used here."""
     import faiss
 
-_MAGIC = b"SEMSFAI2"
-_HEADER = struct.Struct("<8sQQQ16s")  # magic, generation, count, payload length, checksum
-COSINE_LIMIT = 1.001  # inner products of unit vectors, with float32's rounding
-SPOT_CHECKS = 8  # vectors compared with the catalog's copy on every load
+    return faiss
 
 
-class DamagedVectorsError(RuntimeError):
-    """``vectors.faiss`` does not hold the catalog's vectors."""
+def selector(ids: Iterable[int] | np.ndarray, exclude: bool = False) -> Any:
+    """A faiss selector of ``ids`` (or of every id but them)."""
+    faiss = _faiss()
+
+    array = np.ascontiguousarray(np.fromiter(ids, np.int64) if not isinstance(ids, np.ndarray) else ids, np.int64)
+    sel = faiss.IDSelectorBatch(array)
+    if not exclude:
+        return sel
+    negated = faiss.IDSelectorNot(sel)
+    negated.referenced = sel  # keep the inner selector alive as long as the outer one
+    return negated
 
 
-@dataclass(frozen=True)
-class Header:
-    generation: int
-    count: int
-    length: int
-    checksum: bytes
+class Segment:
+    """One faiss index over passage (or file) vectors, by id.
 
-
-def _checksum(payload: bytes | memoryview) -> bytes:
-    return hashlib.blake2b(payload, digest_size=16).digest()
-
-
-def _open_regular(path: Path) -> int:
-    """A read descriptor on ``path`` if it is a regular file (a FIFO must not hang us).
-
-    Raises:
-        OSError: it is missing, unreadable, or not a regular file.
+    Args:
+        index: the faiss index (ids stored in it, or mapped by ``IndexIDMap``).
+        shape: its kind and parameters.
+        ids: its ids, sorted (possibly a memory map).
+        labels: for flat and hnsw, each sorted id's position in the faiss index.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(22, "not a regular file", str(path))
-    return fd
 
+    def __init__(self, index: Any, shape: Shape, ids: np.ndarray, labels: np.ndarray | None) -> None:
+        self.index: Any = index
+        self.shape = shape
+        self.ids = ids
+        self.labels = labels
+        self._by_label: np.ndarray | None = None
 
-def read_header(path: Path) -> Header | None:
-    """What ``path`` says it holds, or None if it is missing, not a regular file, or not ours."""
-    try:
-        fd = _open_regular(path)
-    except OSError:
-        return None
-    try:
-        head = os.pread(fd, _HEADER.size, 0)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    if len(head) != _HEADER.size:
-        return None
-    magic, generation, count, length, checksum = _HEADER.unpack(head)
-    return Header(generation, count, length, checksum) if magic == _MAGIC else None
+    @classmethod
+    def build(cls, shape: Shape, dimension: int, sample: np.ndarray,
+              batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> Segment:
+        """Train on ``sample`` (ivf, hnsw) and add every batch of (ids, vectors)."""
+        faiss = _faiss()
 
-
-class FlatIndex:
-    """Exact search over every vector (faiss ``IndexIDMap2(IndexFlatIP)``)."""
-
-    def __init__(self, dimension: int, index: faiss.IndexIDMap2 | None = None) -> None:
-        import faiss
-
-        self.dimension = dimension
-        self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        metric = faiss.METRIC_INNER_PRODUCT
+        if shape.kind == "ivf":
+            index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(dimension), dimension, shape.nlist,
+                                                  faiss.ScalarQuantizer.QT_8bit, metric, False)
+            index.cp.seed = 1234
+            index.cp.min_points_per_centroid = 1  # a tiny index may have few vectors per list; faiss would print
+            index.cp.niter = 10  # k-means iterations: 25 (faiss's default) gains little recall for 2.5x the time
+        elif shape.kind == "hnsw":
+            index = faiss.IndexIDMap(faiss.IndexHNSWSQ(dimension, faiss.ScalarQuantizer.QT_8bit, HNSW_M, metric))
+        else:
+            index = faiss.IndexIDMap(faiss.IndexScalarQuantizer(dimension, faiss.ScalarQuantizer.QT_fp16, metric))
+        if shape.kind != "flat":
+            # 8-bit codes span each dimension's range in the training sample, widened by a
+            # quarter on each side: vectors added later (merged deltas) are not clipped.
+            codes = index if shape.kind == "ivf" else faiss.downcast_index(faiss.downcast_index(index.index).storage)
+            codes.sq.rangestat_arg = RANGE_MARGIN
+        if not index.is_trained:
+            index.train(np.ascontiguousarray(sample, np.float32))
+        segment = cls(index, shape, np.zeros(0, np.int64), None)
+        for ids, vectors in batches:
+            segment.add(ids, vectors)
+        return segment
 
     def __len__(self) -> int:
-        return int(self._index.ntotal)
+        return len(self.ids)
+
+    def contains(self, ids: np.ndarray) -> np.ndarray:
+        """Which of ``ids`` this segment holds."""
+        if not len(self.ids) or not len(ids):
+            return np.zeros(len(ids), bool)
+        at = np.minimum(np.searchsorted(self.ids, ids), len(self.ids) - 1)
+        return np.asarray(self.ids[at] == ids)
+
+    # -- searching -----------------------------------------------------------
+
+    def search(self, query: np.ndarray, k: int, only: np.ndarray | None = None, exclude: np.ndarray | None = None,
+               widen: float = 1.0, exhaustive: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Up to ``k`` (scores, ids) by inner product, among ``only`` (if given) and not
+        in ``exclude``. ``widen`` scales how much of an approximate index is searched (for
+        a selective filter); ``exhaustive`` compares every code (exact up to the codes)."""
+        faiss = _faiss()
+
+        q = np.ascontiguousarray(query, np.float32).reshape(1, -1)
+        k = max(1, min(k, len(self.ids)))
+        if self.shape.kind == "hnsw" and exhaustive:
+            return self._scan_hnsw(q, k, only, exclude)
+        sel = None
+        if only is not None:
+            sel = selector(only)
+        elif exclude is not None and len(exclude):
+            sel = selector(exclude, exclude=True)
+        if self.shape.kind == "ivf":
+            nprobe = self.shape.nlist if exhaustive else min(self.shape.nlist, math.ceil(self.shape.nprobe * widen))
+            params: Any = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)
+        elif self.shape.kind == "hnsw":
+            params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(k, math.ceil(self.shape.ef_search * widen)))
+        else:
+            params = faiss.SearchParameters(sel=sel) if sel is not None else None
+        scores, ids = self.index.search(q, k, params=params)
+        keep = ids[0] >= 0
+        return scores[0][keep], ids[0][keep]
+
+    def _scan_hnsw(self, q: np.ndarray, k: int, only: np.ndarray | None,
+                   exclude: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Every code of an hnsw segment compared, its graph unused: exact results."""
+        faiss = _faiss()
+
+        storage = faiss.downcast_index(faiss.downcast_index(self.index.index).storage)
+        by_label = self._ids_by_label()
+        sel = None
+        if only is not None:
+            sel = selector(self._labels_of(only))
+        elif exclude is not None and len(exclude):
+            sel = selector(self._labels_of(exclude), exclude=True)
+        scores, labels = storage.search(q, k, params=faiss.SearchParameters(sel=sel) if sel is not None else None)
+        keep = labels[0] >= 0
+        return scores[0][keep], by_label[labels[0][keep]]
+
+    def _labels_of(self, ids: np.ndarray) -> np.ndarray:
+        ids = ids[self.contains(ids)]
+        return np.asarray(self._labels()[np.searchsorted(self.ids, ids)], np.int64)
+
+    def _labels(self) -> np.ndarray:
+        if self.labels is None:
+            faiss = _faiss()
+
+            self.labels = np.argsort(faiss.vector_to_array(self.index.id_map), kind="stable")
+        return self.labels
+
+    def _ids_by_label(self) -> np.ndarray:
+        if self._by_label is None:
+            by_label = np.empty(len(self.ids), np.int64)
+            by_label[self._labels()] = self.ids
+            self._by_label = by_label
+        return self._by_label
+
+    def sample(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Up to ``n`` (ids, vectors read back from their codes), spread over the segment,
+        to check against the catalog's copy."""
+        faiss = _faiss()
+
+        if not len(self.ids):
+            return np.zeros(0, np.int64), np.zeros((0, self.index.d), np.float32)
+        if self.shape.kind == "ivf":  # the first entry of lists spread over the index
+            lists = self.index.invlists
+            found: list[tuple[int, np.ndarray]] = []
+            for number in np.linspace(0, self.shape.nlist - 1, min(self.shape.nlist, 4 * n)).astype(int):
+                size = lists.list_size(int(number))
+                if size and len(found) < n:
+                    ids = faiss.rev_swig_ptr(lists.get_ids(int(number)), size)
+                    codes = faiss.rev_swig_ptr(lists.get_codes(int(number)), size * lists.code_size)
+                    found.append((int(ids[0]), np.array(codes[: lists.code_size])))
+            vectors = self.index.sq.decode(np.stack([c for _, c in found]))
+            return np.array([i for i, _ in found], np.int64), vectors
+        by_label = self._ids_by_label() if self.shape.kind == "hnsw" else faiss.vector_to_array(self.index.id_map)
+        labels = np.unique(np.linspace(0, len(by_label) - 1, n).astype(np.int64))
+        codes = faiss.downcast_index(self.index.index)
+        if self.shape.kind == "hnsw":
+            codes = faiss.downcast_index(codes.storage)
+        return by_label[labels].astype(np.int64), np.stack([codes.reconstruct(int(label)) for label in labels])
+
+    # -- changing (a writer's fully loaded segment) ---------------------------
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        if len(ids):
-            self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
-                                     np.ascontiguousarray(ids, dtype=np.int64))
+        if not len(ids):
+            return
+        ids = np.ascontiguousarray(ids, np.int64)
+        self.index.add_with_ids(np.ascontiguousarray(vectors, np.float32), ids)
+        self.ids = np.union1d(np.asarray(self.ids), ids)
+        self.labels = self._by_label = None
 
-    def remove(self, ids: Sequence[int]) -> None:
-        import faiss
-
-        if len(ids):
-            self._index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
-
-    def search(self, vector: np.ndarray, k: int, allowed: Collection[int] | None = None) -> list[tuple[int, float]]:
-        """See :class:`.base.VectorIndex`.
-
-        Raises:
-            DamagedVectorsError: a score no pair of unit vectors can have.
-        """
-        import faiss
-
-        k = min(k, len(self) if allowed is None else len(allowed))
-        if k <= 0:
-            return []
-        params = None
-        if allowed is not None:
-            params = faiss.SearchParameters()
-            params.sel = faiss.IDSelectorBatch(np.fromiter(allowed, np.int64, len(allowed)))
-        scores, ids = self._index.search(np.asarray(vector, np.float32).reshape(1, -1), k, params=params)
-        found = [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
-        if any(not -COSINE_LIMIT <= s <= COSINE_LIMIT for _, s in found):  # NaN fails this too
-            raise DamagedVectorsError("a cosine similarity outside [-1, 1]")
-        return found
+    def remove(self, ids: np.ndarray) -> None:
+        """Drop ``ids`` (flat and ivf; an hnsw graph cannot drop a node)."""
+        if not len(ids):
+            return
+        self.index.remove_ids(selector(np.asarray(ids, np.int64)))
+        self.ids = np.setdiff1d(np.asarray(self.ids), ids)
+        self.labels = self._by_label = None
 
     # -- on disk -------------------------------------------------------------
 
+    def meta(self, faiss_bytes: int) -> dict[str, Any]:
+        return {"shape": asdict(self.shape), "faiss_bytes": faiss_bytes, "count": len(self.ids),
+                "labels": self.shape.kind == "hnsw"}
+
+    def write(self, put: Callable[[bytes], None]) -> int:
+        """Write the faiss index, then the ids (and labels); returns the faiss bytes."""
+        faiss = _faiss()
+
+        written = [0]
+
+        def counted(block: bytes) -> None:
+            written[0] += len(block)
+            put(block)
+
+        faiss.write_index(self.index, faiss.PyCallbackIOWriter(counted))
+        ids = np.asarray(self.ids, "<i8")
+        put(ids.tobytes())
+        if self.shape.kind == "hnsw":
+            put(np.asarray(self._labels(), "<i8").tobytes())
+        return written[0]
+
     @classmethod
-    def load(cls, path: Path, dimension: int, count: int,
-             catalog_vectors: Callable[[Sequence[int]], dict[int, np.ndarray]]) -> FlatIndex:
-        """Read a saved index (the caller has checked its generation) and check it cheaply:
-        its length, its count and dimension against the catalog's, and a few vectors
-        against the catalog's copy (``catalog_vectors``: id -> vector).
+    def read(cls, path: Path, meta: dict[str, Any], mapped: bool) -> Segment:
+        """Load a segment written by :meth:`write` (``mapped``: memory-map its codes and
+        ids, read-only, for searching; else load it whole, to change it).
 
         Raises:
-            OSError: it cannot be read.
-            DamagedVectorsError: it does not hold what the catalog holds.
+            OSError, RuntimeError, KeyError, TypeError, ValueError: it cannot be read.
         """
-        import faiss
+        faiss = _faiss()
 
-        fd = _open_regular(path)
-        with open(fd, "rb") as fh:
-            data = fh.read()
-        header = read_header(path)
-        payload = memoryview(data)[_HEADER.size:]
-        if header is None or header.length != len(payload):
-            raise DamagedVectorsError(f"{len(payload)} bytes where its header says {header and header.length}")
-        if header.count != count:
-            raise DamagedVectorsError(f"{header.count} vectors where the catalog has {count}")
-        try:
-            index = faiss.deserialize_index(np.frombuffer(payload, dtype=np.uint8))
-        except RuntimeError as exc:
-            raise DamagedVectorsError(str(exc).splitlines()[0] if str(exc) else "unreadable") from exc
-        if not isinstance(index, faiss.IndexIDMap2):  # what save() writes; anything else was not made here
-            raise DamagedVectorsError(f"a faiss {type(index).__name__}, not the IndexIDMap2 semsearch writes")
-        if index.d != dimension or index.ntotal != count:
-            raise DamagedVectorsError(f"{index.ntotal} {index.d}-dimensional vectors, not {count} of {dimension}")
-        loaded = cls(dimension, index)
-        loaded._spot_check(catalog_vectors)
-        return loaded
-
-    def _spot_check(self, catalog_vectors: Callable[[Sequence[int]], dict[int, np.ndarray]]) -> None:
-        import faiss
-
-        if not len(self):
-            return
-        ids = faiss.vector_to_array(self._index.id_map)
-        spots = sorted({round(j * (len(ids) - 1) / (SPOT_CHECKS - 1)) for j in range(SPOT_CHECKS)})
-        sample = [int(ids[i]) for i in spots]
-        expected = catalog_vectors(sample)
-        for passage in sample:
-            if passage not in expected:
-                raise DamagedVectorsError(f"passage {passage} is not in the catalog")
-            try:
-                found = self._index.reconstruct(passage)
-            except RuntimeError as exc:
-                raise DamagedVectorsError(f"passage {passage} cannot be read back") from exc
-            if not np.allclose(found, expected[passage], atol=1e-6):
-                raise DamagedVectorsError(f"passage {passage}'s vector differs from the catalog's")
-
-    @staticmethod
-    def verify(path: Path) -> str | None:
-        """Check the whole file against its checksum: None if intact, else what is wrong."""
-        header = read_header(path)
-        if header is None:
-            return "missing, not a regular file, or not a semsearch vector file"
-        try:
-            fd = _open_regular(path)
-        except OSError as exc:
-            return f"unreadable ({exc.strerror or exc})"
-        with open(fd, "rb") as fh:
-            data = fh.read()
-        payload = memoryview(data)[_HEADER.size:]
-        if len(payload) != header.length or _checksum(payload) != header.checksum:
-            return "damaged (its checksum does not match its contents)"
-        return None
-
-    def save(self, path: Path, generation: int) -> None:
-        """Write the index stamped with ``generation``: a temp file, then a rename."""
-        import faiss
-
-        for leftover in path.parent.glob(path.name + ".*.tmp"):  # from a writer that was killed
-            leftover.unlink(missing_ok=True)
-        payload = faiss.serialize_index(self._index).tobytes()
-        header = _HEADER.pack(_MAGIC, generation, len(self), len(payload), _checksum(payload))
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        try:
-            with open(open_private(tmp, new=True), "wb") as fh:
-                fh.write(header)
-                fh.write(payload)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)  # a disk that filled up keeps no half-written file
-            raise
+        shape = Shape(**meta["shape"])
+        start, count = int(meta["faiss_bytes"]), int(meta["count"])
+        flags = 0
+        if mapped:  # ivf: its lists are mapped; flat, hnsw: their codes (an hnsw graph is read)
+            flags = (faiss.IO_FLAG_MMAP if shape.kind == "ivf" else faiss.IO_FLAG_MMAP_IFC) | faiss.IO_FLAG_READ_ONLY
+        index = faiss.read_index(str(path), flags)
+        if mapped:
+            ids = np.memmap(path, "<i8", "r", offset=start, shape=(count,)) if count else np.zeros(0, np.int64)
+        else:
+            ids = np.fromfile(path, "<i8", count, offset=start)
+        labels = None
+        if meta.get("labels") and count:
+            labels = np.memmap(path, "<i8", "r", offset=start + 8 * count, shape=(count,))
+        if shape.kind == "ivf":
+            index.nprobe = shape.nprobe
+            if mapped:  # its lists are read in place; faiss would start 32 threads per search to prefetch them
+                faiss.downcast_InvertedLists(index.invlists).prefetch_nthread = 0
+        elif shape.kind == "hnsw":
+            faiss.downcast_index(index.index).hnsw.efSearch = shape.ef_search
+        return cls(index, shape, ids, labels)
