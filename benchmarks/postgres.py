@@ -26,6 +26,7 @@ import threading
 import time
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sections import write_section  # benchmarks/ is the script folder, first on sys.path
@@ -79,10 +80,16 @@ def quality(url: str) -> list[str]:
     return lines
 
 
+def every_vector(catalog: Any) -> tuple[np.ndarray, np.ndarray]:
+    """All of a catalog's passage ids and vectors, read in its batches."""
+    parts = list(catalog.iter_vectors("passages"))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
 def hnsw(url: str, total: int) -> list[str]:
     docs = next(p for p in (defaults.cache_dir()).glob("scifact-*/docs") if (p / ".semsearch").is_dir())
     with LocalStore.open(docs / ".semsearch", snapshot=True) as local:
-        _, base = local.catalog.all_vectors()
+        _, base = every_vector(local.catalog)
         settings = local.catalog.settings
     rng = np.random.default_rng(7)
     picks = base[rng.integers(0, len(base), total)]
@@ -104,7 +111,7 @@ def hnsw(url: str, total: int) -> list[str]:
         built = time.perf_counter() - started
     with PgStore.open(url, ["big"]) as reader:
         index = reader.vectors()
-        ids, stored = reader.catalog.all_vectors()
+        ids, stored = every_vector(reader.catalog)
         exact = [set(ids[np.argsort(-(stored @ q))[:10]].tolist()) for q in queries]
         for q in queries[:20]:
             index.search(q, 10)  # warm

@@ -14,12 +14,13 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from semsearch import Index, sync
 from semsearch.cli import app
-from semsearch.storage.postgres_store import writing
+from semsearch.storage.postgres_store import PgStore, writing
 
 from .conftest import copy_sample
 from .fakes import FakeFactory
@@ -57,13 +58,33 @@ def test_index_query_similar_info_match_the_local_store(pg_url: str, corpus: Pat
     sync(local, embedder_factory=FakeFactory())
     assert not (corpus / ".semsearch").exists()  # the shared index is in the database, not the folder
     assert report["files"] > 40 and report["passages"] == passages_count(local)
-    with Index(local, embedder_factory=FakeFactory()) as index:
+    with Index(local, embedder_factory=FakeFactory()) as index, PgStore.open(pg_url, ["notes"]) as store:
+        # Every vector the server holds, read in batches (float32, as the writer gave them).
+        ids, vectors = (np.concatenate(part) for part in zip(*store.catalog.iter_vectors("passages", batch=50),
+                                                              strict=True))
+        assert len(ids) == report["passages"] == len(store.vectors())
         for text in QUERIES:
-            # Dense search is exact at this size: the same passages, in the same order, with the same scores.
+            # Dense search is exact at this size: the local store's results up to its catalog's int8 codes'
+            # rounding (near-ties may trade places); the scores are the exact cosines of the stored float32 vectors.
             shared = hits(pg_url, text, "--mode", "dense")
             expected = index.query(text, mode="dense", top_k=10)
-            assert [(h["path"], h["start_line"]) for h in shared] == [(h.path, h.start_line) for h in expected]
-            assert [h["score"] for h in shared] == pytest.approx([h.score for h in expected], abs=1e-5)
+            assert [h["score"] for h in shared] == pytest.approx([h.score for h in expected], abs=5e-3)
+            local_keys = {(h.path, h.start_line) for h in expected}
+            assert all(h["score"] <= expected[-1].score + 5e-3 for h in shared
+                       if (h["path"], h["start_line"]) not in local_keys)
+            cosines = vectors @ index.embedder().embed_query(text)
+            best = ids[np.argsort(-cosines, kind="stable")[:10]]
+            rows = store.catalog.passages(best.tolist())
+            passages = hits(pg_url, text, "--mode", "dense", "--chunks")  # every passage, not one per file
+            assert [(h["path"], h["start_line"]) for h in passages] == [(rows[i].path, rows[i].start_line)
+                                                                       for i in best]
+            assert [h["score"] for h in passages] == pytest.approx(np.sort(cosines)[::-1][:10], abs=1e-5)
+            # A path filter keeps to the files it matches (ids chosen in the store, exact search among them).
+            only = [(h["path"], h["start_line"], h["score"]) for h in
+                    hits(pg_url, text, "--mode", "dense", "--chunks", "--path", "howto/*")]
+            every = [(h["path"], h["start_line"], h["score"]) for h in
+                     hits(pg_url, text, "--mode", "dense", "--chunks", "-k", 200)]
+            assert only and only == [h for h in every if h[0].startswith("howto/")][:len(only)]
             # Lexical search is PostgreSQL's own ranking: every result holds a word of the query.
             words = set(text.lower().split())
             for hit in hits(pg_url, text, "--mode", "lexical"):
@@ -73,6 +94,18 @@ def test_index_query_similar_info_match_the_local_store(pg_url: str, corpus: Pat
         expected = index.similar(local / "howto" / "logrotate.md")
         assert [h["path"] for h in similar] == [h.path for h in expected]
         assert "howto/logrotate.md" not in [h["path"] for h in similar]
+        # Files are ranked by their mean vectors, searched in the server: exact, as the stored centroids say.
+        source = store.catalog.centroid("howto/logrotate.md")
+        assert source is not None
+        file_ids, centroids = store.catalog.vectors_of("files", list(store.catalog.file_ids(
+            list(store.catalog.files())).values()))
+        assert len(file_ids) == store.catalog.count_vectors("files") == len(store.file_index())
+        paths = store.catalog.file_paths(file_ids.tolist())
+        ranked = [paths[i] for i in file_ids[np.argsort(-(centroids @ source), kind="stable")]]
+        assert [h["path"] for h in similar] == [p for p in ranked if p != "howto/logrotate.md"][:len(similar)]
+        near = json.loads(ok("similar", corpus / "howto" / "logrotate.md", "--store", pg_url, "-f", "json",
+                             "--path", "garden/*").stdout)
+        assert near and all(h["path"].startswith("garden/") for h in near)
     info = json.loads(ok("info", "--store", pg_url, "-f", "json").stdout)
     assert (info["files"], info["passages"], info["stale"]) == (report["files"], report["passages"], 0)
     assert info["root"] == str(corpus.resolve())
@@ -150,7 +183,8 @@ def test_a_second_writer_on_a_collection_is_told_to_wait(pg_url: str, corpus: Pa
 def test_bad_store_options_are_one_line_errors(pg_url: str, corpus: Path, fake_model: None) -> None:
     for args, says in ((["--store", "mysql://x@y/z"], "not a postgresql:// URL"),
                        (["--collection", "a"], "add --store"),
-                       (["--store", pg_url, "--collection", "../x"], "not a collection name")):
+                       (["--store", pg_url, "--collection", "../x"], "not a collection name"),
+                       (["--store", pg_url, "--vector-index", "ivf"], "a shared store searches with pgvector")):
         result = run("index", corpus, *args)
         assert result.exit_code == 2 and says in result.output and len(result.output.strip().splitlines()) == 1
     assert query_all(pg_url, "SELECT to_regclass('semsearch_collections')") == [(None,)]  # nothing was written

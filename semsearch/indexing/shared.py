@@ -44,6 +44,9 @@ def sync_shared(
     started = time.perf_counter()
     root = check_folder(Path(root))
     _check_flags(flags)
+    if flags.get("vector_index") not in (None, "auto"):
+        raise BadInputError(f"--vector-index {flags['vector_index']} is for an index in a folder; a shared store "
+                            "searches with pgvector (exact, HNSW once a collection is large): leave it out")
     name = check_collection_name(collection) if collection is not None else collection_for(root)
     run = _Run(root, flags, on_progress, embedder_factory, started, "", confirm)
     with server_errors_are_reported(store), writing(store, name) as session:

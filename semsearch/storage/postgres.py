@@ -2,8 +2,9 @@
 
 :class:`PgCatalog` implements the :class:`~.base.Catalog` protocol (lexical search with
 PostgreSQL's full-text search: ``tsvector`` + GIN, ranked by BM25 computed in SQL) and
-:class:`PgVectors` the :class:`~.base.VectorIndex` one (pgvector, cosine; exact while a
-collection is small, HNSW above :data:`.postgres_schema.HNSW_MIN_PASSAGES`), so the search
+:class:`.postgres_vectors.PgVectors` the :class:`~.base.VectorIndex` one (pgvector, cosine;
+exact while a collection is small, HNSW above :data:`.postgres_schema.HNSW_MIN_PASSAGES`;
+files' mean vectors for ``similar`` in ``semsearch_files.centroid``), so the search
 pipeline and the indexing writer run over it unchanged. A reader may open several
 collections at once (of one model): their paths are then shown as ``collection/path``.
 A reader holds one committed state (REPEATABLE READ) until :meth:`PgCatalog.refresh`;
@@ -20,21 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import BadInputError, IndexNotFoundError
 from ..settings import Settings
 from .base import FileRecord, PassageRecord
 from .postgres_schema import (
     BM25_SQL,
-    HNSW_EF_SEARCH_MAX,
     connect,
-    has_hnsw,
     has_schema,
     mask,
     register_vectors,
-    vector_value,
 )
+from .postgres_vectors import PgCatalogVectors
 from .postgres_writes import PgWrites
 from .sqlite import fts_query
 
@@ -63,7 +60,7 @@ def _name(value: bytes) -> str:
     return os.fsdecode(bytes(value))
 
 
-class PgCatalog(PgWrites):
+class PgCatalog(PgCatalogVectors, PgWrites):
     """Collections of an index in PostgreSQL, read (and, with one collection, written) as one catalog.
 
     Args:
@@ -204,33 +201,6 @@ class PgCatalog(PgWrites):
         rows = self._rows(BM25_SQL.format(only=only), [*params, limit])
         return [(r[0], float(r[1])) for r in rows]
 
-    def _matrix(self, values: Iterable[Any]) -> np.ndarray:
-        rows = [vector_value(v) for v in values]
-        return np.stack(rows) if rows else np.zeros((0, self.settings.dimension), np.float32)
-
-    def file_vectors(self, path: str) -> tuple[list[int], np.ndarray]:
-        key = self._split(path)
-        rows = [] if key is None else self._rows(
-            "SELECT p.id, p.embedding FROM semsearch_passages p JOIN semsearch_files f ON f.id = p.file_id "
-            "WHERE f.collection = %s AND f.path = %s ORDER BY p.ordinal", key)
-        return [r[0] for r in rows], self._matrix(r[1] for r in rows)
-
-    def centroids(self) -> tuple[list[str], np.ndarray]:
-        rows = self._rows("SELECT path, centroid, collection FROM semsearch_files WHERE collection = ANY(%s) "
-                          "AND centroid IS NOT NULL", (self._ids,))
-        rows.sort(key=lambda r: self._show(r[2], r[0]))
-        return [self._show(r[2], r[0]) for r in rows], self._matrix(r[1] for r in rows)
-
-    def passage_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
-        rows = self._rows("SELECT id, embedding FROM semsearch_passages WHERE id = ANY(%s) AND collection = ANY(%s)",
-                          ([int(i) for i in ids], self._ids))
-        return {r[0]: vector_value(r[1]) for r in rows}
-
-    def all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
-        rows = self._rows("SELECT id, embedding FROM semsearch_passages WHERE collection = ANY(%s) ORDER BY id",
-                          (self._ids,))
-        return np.array([r[0] for r in rows], dtype=np.int64), self._matrix(r[1] for r in rows)
-
     def refresh(self) -> bool:
         """Move a reader to the latest commit; True if the collections changed."""
         with self._lock:
@@ -246,44 +216,3 @@ class PgCatalog(PgWrites):
         with self._lock:
             self._conn.close()
 
-
-class PgVectors:
-    """The collections' passage vectors in pgvector, searched by cosine similarity."""
-
-    def __init__(self, catalog: PgCatalog) -> None:
-        self._catalog = catalog
-        self.dimension = catalog.settings.dimension
-
-    def __len__(self) -> int:
-        return self._catalog.count_passages()
-
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        raise NotImplementedError("passages and their vectors are added together, through the catalog")
-
-    def remove(self, ids: Sequence[int]) -> None:
-        raise NotImplementedError("passages and their vectors are removed together, through the catalog")
-
-    def search(self, vector: np.ndarray, k: int, allowed: Collection[int] | None = None) -> list[tuple[int, float]]:
-        """The ``k`` nearest passages (among ``allowed`` ids, if given), best first, as
-        (passage id, cosine). Exact unless the collection has an HNSW index, ``k`` is
-        within its reach, and no filter applies (a filter is a short list: exact is cheap)."""
-        if k <= 0 or (allowed is not None and not allowed):
-            return []
-        catalog, dim = self._catalog, int(self.dimension)
-        query = np.asarray(vector, dtype=np.float32)
-        found: list[tuple[int, float]] = []
-        with catalog._lock:
-            conn = catalog._conn
-            for cid in catalog._ids:
-                approximate = allowed is None and k <= HNSW_EF_SEARCH_MAX and has_hnsw(conn, cid)
-                if approximate:
-                    conn.execute("SELECT set_config('hnsw.ef_search', %s, false)", (str(max(64, k)),))
-                distance = f"(embedding::vector({dim}) <=> %s::vector({dim}))"
-                order = distance if approximate else f"{distance} + 0"  # + 0: not the index's expression, so exact
-                only = "" if allowed is None else "AND id = ANY(%s) "
-                params: list[Any] = [query, cid] + ([] if allowed is None else [sorted(int(i) for i in allowed)])
-                rows = conn.execute(f"SELECT id, 1 - {distance} FROM semsearch_passages WHERE collection = %s "
-                                    f"{only}ORDER BY {order}, id LIMIT %s", [query, *params[1:], query, k]).fetchall()
-                found += [(r[0], float(r[1])) for r in rows]
-        found.sort(key=lambda item: (-item[1], item[0]))
-        return found[:k]

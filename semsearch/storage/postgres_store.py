@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import BadInputError
 from ..settings import Settings
-from .postgres import CollectionRow, PgCatalog, PgVectors
+from .postgres import CollectionRow, PgCatalog
 from .postgres_schema import (
     HNSW_MIN_PASSAGES,
     collection_lock,
@@ -30,6 +30,7 @@ from .postgres_schema import (
     mask,
     register_vectors,
 )
+from .postgres_vectors import PgVectors
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 BUILDING = "~rebuild"  # suffix of the hidden collection a --rebuild fills
@@ -56,7 +57,7 @@ class PgStore:
         self.catalog = catalog
         self.root = catalog.root
         self.index_dir = catalog.index_dir
-        self._vectors: PgVectors | None = None
+        self._indexes: dict[str, PgVectors] = {}
 
     @classmethod
     def open(cls, url: str, names: Sequence[str] | None = None, snapshot: bool = True) -> PgStore:
@@ -69,9 +70,26 @@ class PgStore:
         return len(self.catalog.collections) > 1
 
     def vectors(self) -> PgVectors:
-        if self._vectors is None:
-            self._vectors = PgVectors(self.catalog)
-        return self._vectors
+        """The passages' vectors, searched in the server."""
+        return self._index("passages")
+
+    def file_index(self) -> PgVectors:
+        """The files' mean vectors (``semsearch_files.centroid``), for ``similar``."""
+        return self._index("files")
+
+    def _index(self, source: str) -> PgVectors:
+        if source not in self._indexes:
+            self._indexes[source] = PgVectors(self.catalog, source)
+        return self._indexes[source]
+
+    def describe(self) -> str:
+        """The passages' vector search in words (``--vector-index`` is the local store's choice)."""
+        with self.catalog._lock:
+            ready = [bool(has_hnsw(self.catalog._conn, cid)) for cid in self.catalog._ids]
+        if not any(ready):
+            return "pgvector: exact (cosine)"
+        kind = "HNSW" if all(ready) else "HNSW where a collection has one, else exact"
+        return f"pgvector: {kind} (cosine; exact under a path filter)"
 
     def vectors_current(self) -> bool:
         return True  # the vectors are in the catalog's own rows
