@@ -254,3 +254,26 @@ def test_rebuild_swaps_in_a_new_collection(pg_url: str, corpus: Path, fake_model
     assert after["chunk_tokens"] == 64 and after["files"] == before["files"] and after["passages"] > before["passages"]
     assert query_all(pg_url, "SELECT name FROM semsearch_collections") == [("notes",)]  # no hidden leftover
     assert hits(pg_url, "rotate logs")
+
+
+def test_a_large_collection_is_searched_through_its_hnsw_index(pg_url: str, corpus: Path, fake_model: None,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    ok("index", corpus, "--store", pg_url)
+    exact = {text: hits(pg_url, text, "--mode", "dense", "--chunks") for text in QUERIES}
+    assert json.loads(ok("info", "--store", pg_url, "-f", "json").stdout)["vector_index_in_use"] == \
+        "pgvector: exact (cosine)"
+    monkeypatch.setattr("semsearch.storage.postgres_store.HNSW_MIN_PASSAGES", 10)  # this corpus counts as large
+    ok("index", corpus, "--store", pg_url)  # nothing changed: the run only makes the index
+    info = json.loads(ok("info", "--store", pg_url, "-f", "json").stdout)
+    assert info["vector_index_in_use"].startswith("pgvector: HNSW")
+    with PgStore.open(pg_url, ["notes"]) as store:
+        assert store.vectors().approximate(store.catalog._ids[0], 10, None)
+        assert not store.vectors().approximate(store.catalog._ids[0], 10, {1, 2})  # a filter: exact
+        assert not store.file_index().approximate(store.catalog._ids[0], 10, None)  # files: exact
+    found = 0
+    for text in QUERIES:  # approximate: ten results, nearly all of the exact top 10, with their exact cosines
+        got = {(h["path"], h["start_line"]): h["score"] for h in hits(pg_url, text, "--mode", "dense", "--chunks")}
+        want = {(h["path"], h["start_line"]): h["score"] for h in exact[text]}
+        assert len(got) == 10 and all(want[key] == score for key, score in got.items() if key in want)
+        found += len(got.keys() & want.keys())
+    assert found >= 0.9 * 10 * len(QUERIES)  # the fake embedder's vectors: the walk missed 1 of 40 when written
