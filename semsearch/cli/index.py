@@ -73,9 +73,8 @@ def index(
     vector_index: Annotated[
         VectorIndexKind | None, typer.Option(
             "--vector-index", case_sensitive=False, show_default=False, metavar="KIND", rich_help_panel=MODEL_PANEL,
-            help="How passages are searched: auto (default: exact up to 100,000 passages, then ivf), flat "
-                 "(exact), ivf or hnsw (approximate). Remembered; a change re-embeds nothing. "
-                 "\\[env: SEMSEARCH_VECTOR_INDEX]")
+            help="auto (exact up to 100,000 passages, then ivf), flat, ivf or hnsw; remembered "
+                 "(README). \\[env: SEMSEARCH_VECTOR_INDEX]")
     ] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-index everything from scratch (e.g. to change model); "
                                           "the old index answers until the new one is complete.")] = False,

@@ -91,8 +91,8 @@ BackendOpt = Annotated[
 ]
 DeviceOpt = Annotated[
     str | None,
-    typer.Option("--device", help="Torch device: cpu, cuda, mps (default: auto).", envvar="SEMSEARCH_DEVICE",
-                 metavar="NAME", rich_help_panel=MODEL_PANEL),
+    typer.Option("--device", help="Torch device: cpu, cuda, mps (default: auto). \\[env: SEMSEARCH_DEVICE]",
+                 envvar="SEMSEARCH_DEVICE", show_envvar=False, metavar="NAME", rich_help_panel=MODEL_PANEL),
 ]
 BatchSizeOpt = Annotated[
     int | None,
@@ -109,14 +109,14 @@ ChunkTokensOpt = Annotated[
 STORE_PANEL = "Shared index (PostgreSQL)"
 StoreOpt = Annotated[
     str | None,
-    typer.Option("--store", metavar="URL", envvar="SEMSEARCH_STORE", show_default=False,
-                 help="Keep the index in PostgreSQL at this postgresql:// URL (see the README).",
+    typer.Option("--store", metavar="URL", envvar="SEMSEARCH_STORE", show_default=False, show_envvar=False,
+                 help="A postgresql:// URL to keep the index in (README). \\[env: SEMSEARCH_STORE]",
                  rich_help_panel=STORE_PANEL),
 ]
 CollectionOpt = Annotated[
     str | None,
     typer.Option("--collection", metavar="NAME", show_default=False, rich_help_panel=STORE_PANEL,
-                 help="With --store: the collection (default: the folder's name)."),
+                 help="The --store collection (default: folder name)."),
 ]
 CollectionsOpt = Annotated[
     list[str] | None,
