@@ -11,10 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from semsearch import Index, sync
+from semsearch import Index, defaults, sync
 from semsearch.cli import app
 from semsearch.errors import BadInputError, CorruptIndexError
 from semsearch.search import fuse
+from semsearch.search.fuse import complete_legs
 from semsearch.storage import fts_query
 
 from .conftest import FakeFactory
@@ -98,17 +99,33 @@ def test_fts_query_quotes_each_word_once() -> None:
     assert fts_query("?! ...") is None
 
 
-def test_fusion_scales_each_list_by_its_best_then_mixes() -> None:
-    dense = [(1, 0.8), (2, 0.6), (3, 0.2)]
-    lexical = [(3, 10.0), (2, 8.0), (4, 2.0)]
-    fused = dict(fuse(dense, lexical))
-    assert fused == pytest.approx({1: 0.7, 2: 0.7 * 0.75 + 0.3 * 0.8, 3: 0.7 * 0.25 + 0.3, 4: 0.3 * 0.2})
-    assert [pid for pid, _ in fuse(dense, lexical)] == [2, 1, 3, 4]
-    assert fuse(dense, []) == dense_scaled(dense) and fuse([], []) == []
+def test_fusion_mixes_absolute_scores_with_saturated_bm25() -> None:
+    w, half = defaults.HYBRID_DENSE_WEIGHT, defaults.HYBRID_BM25_HALF
+    cosine = {1: 0.8, 2: 0.6, 3: 0.2}
+    bm25 = {1: 0.0, 2: half, 3: 1e9}
+    fused = dict(fuse(cosine, bm25))
+    assert fused == pytest.approx({1: w * 0.8, 2: w * 0.6 + (1 - w) * 0.5, 3: w * 0.2 + (1 - w)}, abs=1e-6)
+    # Nothing is relative to the query's best: a better passage changes no other score.
+    assert {p: s for p, s in fuse({**cosine, 9: 0.99}, {**bm25, 9: 50.0}) if p != 9} == pytest.approx(fused)
+    assert fuse({}, {}) == []
 
 
-def dense_scaled(dense: list[tuple[int, float]]) -> list[tuple[int, float]]:
-    return [(pid, pytest.approx(0.7 * s / dense[0][1])) for pid, s in dense]
+def test_a_passage_found_by_one_list_gets_its_real_score_from_the_other(indexed: Path) -> None:
+    text = "rotate bread temples"
+    with Index(indexed, embedder_factory=FakeFactory()) as idx:
+        catalog, vectors = idx.store.catalog, idx.store.vectors()
+        vector = idx.embedder().embed_query(text)
+        every_cosine = dict(vectors.search(vector, 100))
+        every_bm25 = dict(catalog.lexical(text, 100))
+        dense = vectors.search(vector, 1)
+        lexical = [item for item in catalog.lexical(text, 100) if item[0] != dense[0][0]][:1]  # one the other lacks
+        cosine, bm25 = complete_legs(dense, lexical, text, vector, catalog, vectors)
+        assert cosine.keys() == bm25.keys() == {dense[0][0], lexical[0][0]}
+        for pid in cosine:
+            assert cosine[pid] == pytest.approx(every_cosine[pid]) and bm25[pid] == pytest.approx(every_bm25[pid])
+        hits = idx.query(text, top_k=3)
+        assert all(h.dense is not None and h.lexical is not None for h in hits)
+        assert [h.to_dict()["dense"] for h in hits] == [round(h.dense, 6) for h in hits]
 
 
 def test_modes_from_the_cli(indexed: Path) -> None:
