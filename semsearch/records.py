@@ -224,6 +224,8 @@ class IndexInfo:
     stale_new: list[str] = field(default_factory=list)
     stale_changed: list[str] = field(default_factory=list)
     stale_removed: list[str] = field(default_factory=list)
+    calibrated_on: str | None = None  # what the model's hybrid-score calibration was fitted on; None: uncalibrated
+    default_floor: float | None = None  # the hybrid mode's default --min-score; None: no floor
 
     @property
     def stale(self) -> int:
@@ -243,6 +245,9 @@ class IndexInfo:
             "stale_new": self.stale_new,
             "stale_changed": self.stale_changed,
             "stale_removed": self.stale_removed,
+            "calibrated": self.calibrated_on is not None,
+            "calibrated_on": self.calibrated_on,
+            "default_floor": self.default_floor,
         }
 
 

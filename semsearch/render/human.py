@@ -51,6 +51,12 @@ def print_info(info: IndexInfo, out: Console) -> None:
     filters += ["--follow-symlinks"] if data["follow_symlinks"] else []
     shown = ", ".join(filters) + " (remembered; `semsearch index --reset-filters` clears them)" if filters else "none"
     table.add_row("filters", terminal_text(shown))
+    if info.calibrated_on is not None:
+        score = (f"calibrated: hybrid scores estimate the probability of relevance (fitted on {info.calibrated_on}); "
+                 f"default --min-score {info.default_floor}")
+    else:
+        score = "uncalibrated: no calibration for this model (hybrid scores are a raw mix), no default floor"
+    table.add_row("score", terminal_text(score))
     table.add_row("size", f"{info.size_bytes / 1e6:.1f} MB")
     table.add_row("updated", str(data["updated"]))
     stale = (f"{info.stale} ({len(info.stale_new)} new, {len(info.stale_changed)} changed, "
