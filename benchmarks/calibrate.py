@@ -48,8 +48,8 @@ def collect(dataset_dir: Path, split: str, fetch: int, cache: Path) -> tuple[Fea
             feats = {}
             for qid, text in dataset.queries.items():
                 vector = embedder.embed_query(text)
-                dense, lexical = index.search(vector, fetch), catalog.lexical(text, fetch)
-                cos, bm25 = complete_legs(dense, lexical, text, vector, catalog, index)
+                dense, lexical = index.search(vector, fetch), catalog.lexical(text, catalog.count_passages())
+                cos, bm25 = complete_legs(dense, lexical, fetch, vector, index)
                 feats[qid] = {p: (cos[p], bm25[p]) for p in cos}
             cache.mkdir(parents=True, exist_ok=True)
             cached.write_text(json.dumps(feats))

@@ -118,8 +118,9 @@ def test_a_passage_found_by_one_list_gets_its_real_score_from_the_other(indexed:
         every_cosine = dict(vectors.search(vector, 100))
         every_bm25 = dict(catalog.lexical(text, 100))
         dense = vectors.search(vector, 1)
-        lexical = [item for item in catalog.lexical(text, 100) if item[0] != dense[0][0]][:1]  # one the other lacks
-        cosine, bm25 = complete_legs(dense, lexical, text, vector, catalog, vectors)
+        # Every passage with a query word, the first of them one the dense list lacks.
+        lexical = sorted(every_bm25.items(), key=lambda item: (item[0] == dense[0][0], -item[1]))
+        cosine, bm25 = complete_legs(dense, lexical, 1, vector, vectors)
         assert cosine.keys() == bm25.keys() == {dense[0][0], lexical[0][0]}
         for pid in cosine:
             assert cosine[pid] == pytest.approx(every_cosine[pid]) and bm25[pid] == pytest.approx(every_bm25[pid])

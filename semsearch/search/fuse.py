@@ -12,28 +12,31 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .. import defaults
-from ..storage import Catalog, VectorIndex
+from ..storage import VectorIndex
 
 Ranked = list[tuple[int, float]]  # (passage id, score), best first
 Legs = dict[int, tuple[float | None, float | None]]  # passage id → (cosine, BM25), raw
 
 
 def complete_legs(
-    dense: Ranked, lexical: Ranked, text: str, vector: np.ndarray, catalog: Catalog, vectors: VectorIndex
+    dense: Ranked, lexical: Ranked, fetch: int, vector: np.ndarray, vectors: VectorIndex
 ) -> tuple[dict[int, float], dict[int, float]]:
-    """Every candidate of either list with both scores: (cosine by id, BM25 by id).
+    """Every candidate with both scores: (cosine by id, BM25 by id).
 
-    A passage holding none of the query's words has BM25 0 (its true score); one the vector
-    index does not hold (it should) is left out."""
+    Args:
+        dense: the passages nearest the query's ``vector``, with their cosine.
+        lexical: every passage holding a word of the query, with its BM25 (a passage not
+            in it holds none: its BM25 is 0, its true score); its first ones are candidates.
+        fetch: how many of ``lexical`` are candidates.
+
+    A lexical candidate gets its cosine from ``vectors``; one the vector index does not hold
+    (it should) is left out."""
+    every_bm25 = dict(lexical)
     cosine = dict(dense)
-    bm25 = dict(lexical)
-    need = [pid for pid in bm25 if pid not in cosine]
+    need = [pid for pid, _ in lexical[:fetch] if pid not in cosine]
     if need:
         cosine.update(vectors.search(vector, len(need), need))
-    need = [pid for pid in cosine if pid not in bm25]
-    if need:
-        bm25.update(catalog.lexical(text, len(need), need))
-    return cosine, {pid: bm25.get(pid, 0.0) for pid in cosine}
+    return cosine, {pid: every_bm25.get(pid, 0.0) for pid in cosine}
 
 
 def mix(cosine: float, bm25: float) -> float:

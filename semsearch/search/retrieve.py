@@ -40,7 +40,10 @@ def candidates(
     ``vectors`` and ``vector`` are needed unless the mode is lexical."""
     if fetch <= 0:
         return [], {}
-    lexical = catalog.lexical(text, fetch, allowed) if mode != "dense" else []
+    # Hybrid asks for every passage holding a query word: their BM25 completes the dense
+    # candidates (one pass; FTS5 scores them all to rank anyway, and a per-id lookup costs a pass each).
+    depth = fetch if mode == "lexical" else catalog.count_passages()
+    lexical = catalog.lexical(text, depth, allowed) if mode != "dense" else []
     if mode == "lexical":
         return lexical, {pid: (None, score) for pid, score in lexical}
     assert vectors is not None and vector is not None
@@ -48,5 +51,5 @@ def candidates(
     if mode == "dense":
         return dense, {pid: (score, None) for pid, score in dense}
     # Absolute scores (no list is scaled by its best), so a filter only removes results.
-    cosine, bm25 = complete_legs(dense, lexical, text, vector, catalog, vectors)
+    cosine, bm25 = complete_legs(dense, lexical, fetch, vector, vectors)
     return fuse(cosine, bm25, calibration_for(catalog.settings)), {pid: (c, bm25[pid]) for pid, c in cosine.items()}
