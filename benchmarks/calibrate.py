@@ -25,14 +25,15 @@ import numpy as np
 from semsearch import defaults
 from semsearch.embedders import load, resolve_model
 from semsearch.evaluation import doc_id, load_dataset, prepare_index, score_runs
-from semsearch.search.fuse import complete_legs
+from semsearch.search.fuse import complete_legs, lexical_share
 from semsearch.storage import LocalStore
 
 Features = dict[str, dict[int, tuple[float, float]]]  # query → passage → (cosine, bm25)
 
 
 def collect(dataset_dir: Path, split: str, fetch: int, cache: Path) -> tuple[Features, dict[int, str], dict]:
-    """Each judged query's candidates with both legs, each passage's document, the judgements."""
+    """Each judged query's candidates with both legs (BM25 as a share of the query's
+    ceiling in this corpus), each passage's document, the judgements."""
     dataset = load_dataset(dataset_dir, split)
     model_id = resolve_model(defaults.DEFAULT_MODEL).model_id
     root, _ = prepare_index(dataset, {"model": model_id})
@@ -54,13 +55,21 @@ def collect(dataset_dir: Path, split: str, fetch: int, cache: Path) -> tuple[Fea
             cache.mkdir(parents=True, exist_ok=True)
             cached.write_text(json.dumps(feats))
         records = catalog.passages(list({p for d in feats.values() for p in d}))
-    return feats, {pid: doc_id(rec.path) for pid, rec in records.items()}, dataset.qrels
+        ceilings = {q: catalog.lexical_ceiling(dataset.queries[q]) for q in feats}
+    shares = {q: {p: (c, lexical_share(b, ceilings[q])) for p, (c, b) in d.items()} for q, d in feats.items()}
+    return shares, {pid: doc_id(rec.path) for pid, rec in records.items()}, dataset.qrels
+
+
+def saturate(share: float, k: float) -> float:
+    """``share * (1 + k) / (share + k)``: 0 → 0, 1 → 1, rising faster the smaller ``k``
+    (``math.inf``: the share itself, the product's choice)."""
+    return share if math.isinf(k) else share * (1 + k) / (share + k)
 
 
 def doc_scores(cands: dict[int, tuple[float, float]], doc_of: dict[int, str], w: float, k: float) -> dict[str, float]:
     best: dict[str, float] = {}
     for pid, (c, b) in cands.items():
-        s = w * c + (1 - w) * (b / (b + k) if k > 0 else 0.0)
+        s = w * c + (1 - w) * saturate(b, k)
         d = doc_of[pid]
         if s > best.get(d, -9.0):
             best[d] = s
@@ -94,7 +103,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/semsearch-calibrate"))
     parser.add_argument("--fit", action="store_true", help="fit the calibration at --weight and --half")
     parser.add_argument("--weight", type=float, default=defaults.HYBRID_DENSE_WEIGHT)
-    parser.add_argument("--half", type=float, default=defaults.HYBRID_BM25_HALF)
+    parser.add_argument("--half", type=float, default=math.inf)
     args = parser.parse_args()
     started = time.perf_counter()
     feats, doc_of, qrels = collect(args.dataset, args.split, args.fetch, args.cache)
@@ -112,12 +121,12 @@ def main() -> None:
             print(f"  P={level}: mix >= {(math.log(level / (1 - level)) - a) / b:.4f}")
         return
     rows = []
-    for w in (0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0):
-        for k in (0.0, 2.0, 5.0, 8.0, 10.0, 15.0, 20.0, 30.0):
+    for w in (0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8, 1.0):
+        for k in (0.05, 0.1, 0.2, 0.3, 0.5, 1.0, math.inf):
             runs = {q: ranking(doc_scores(c, doc_of, w, k)) for q, c in feats.items()}
             s = score_runs(runs, qrels)
             rows.append((s.ndcg_at_10, w, k, s.recall_at_100, s.mrr_at_10))
-    print("| w (cosine) | k (BM25 half) | nDCG@10 | Recall@100 | MRR@10 |\n|---|---|---|---|---|")
+    print("| w (cosine) | k (saturation; inf = linear) | nDCG@10 | Recall@100 | MRR@10 |\n|---|---|---|---|---|")
     for ndcg, w, k, rec, mrr in sorted(rows, reverse=True)[:25]:
         print(f"| {w} | {k} | {ndcg:.4f} | {rec:.4f} | {mrr:.4f} |")
 

@@ -46,7 +46,6 @@ PER_FILE = 1
 # list in the hybrid mix, chosen by measurement on SciFact's train queries (BENCHMARKS.md).
 MODE: Final = "hybrid"
 HYBRID_DENSE_WEIGHT = 0.5
-HYBRID_BM25_HALF = 30.0
 
 # `query --format context`: the block's budget in tokens (the index model's tokenizer), and
 # how many lines around a passage it may add, from the file, while they fit.

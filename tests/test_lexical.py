@@ -90,6 +90,7 @@ def test_hostile_queries_are_never_an_fts_error(indexed: Path, text: str) -> Non
 def test_any_text_is_a_valid_lexical_query(indexed: Path, text: str) -> None:
     with Index(indexed, embedder_factory=FakeFactory()) as idx:
         idx.store.catalog.lexical(text, 10)  # raises sqlite3.OperationalError on an FTS syntax error
+        assert idx.store.catalog.lexical_ceiling(text) >= 0
         if text.strip():
             idx.query(text, mode="lexical")
 
@@ -99,15 +100,33 @@ def test_fts_query_quotes_each_word_once() -> None:
     assert fts_query("?! ...") is None
 
 
-def test_fusion_mixes_absolute_scores_with_saturated_bm25() -> None:
-    w, half = defaults.HYBRID_DENSE_WEIGHT, defaults.HYBRID_BM25_HALF
+def test_fusion_mixes_cosine_with_bm25_as_a_share_of_the_querys_ceiling() -> None:
+    w = defaults.HYBRID_DENSE_WEIGHT
     cosine = {1: 0.8, 2: 0.6, 3: 0.2}
-    bm25 = {1: 0.0, 2: half, 3: 1e9}
-    fused = dict(fuse(cosine, bm25))
+    bm25 = {1: 0.0, 2: 5.0, 3: 10.0}
+    fused = dict(fuse(cosine, bm25, ceiling=10.0))
     assert fused == pytest.approx({1: w * 0.8, 2: w * 0.6 + (1 - w) * 0.5, 3: w * 0.2 + (1 - w)}, abs=1e-6)
     # Nothing is relative to the query's best: a better passage changes no other score.
-    assert {p: s for p, s in fuse({**cosine, 9: 0.99}, {**bm25, 9: 50.0}) if p != 9} == pytest.approx(fused)
-    assert fuse({}, {}) == []
+    assert {p: s for p, s in fuse({**cosine, 9: 0.99}, {**bm25, 9: 9.0}, 10.0) if p != 9} == pytest.approx(fused)
+    assert fuse({}, {}, 0.0) == [] and dict(fuse(cosine, bm25, 0.0))[3] == pytest.approx(w * 0.2)
+
+
+def test_no_passage_scores_above_the_querys_bm25_ceiling(tmp_path: Path, fake: FakeFactory) -> None:
+    # Short passages repeating a rare word come closest to FTS5's bound (term frequency → ∞,
+    # length far below the average); the ceiling holds for them, and for the one that matches
+    # every query word most often, BM25 is most of it (the share is not relative to the best hit).
+    (tmp_path / "notes").mkdir()
+    for i in range(8):
+        (tmp_path / "notes" / f"n{i}.txt").write_text(f"common words about note {i} " * (1 + 6 * (i % 3)))
+    (tmp_path / "notes" / "rare.txt").write_text("zebra " * 40 + "common")
+    sync(tmp_path / "notes", embedder_factory=fake)
+    with Index(tmp_path / "notes", embedder_factory=fake) as idx:
+        catalog = idx.store.catalog
+        for text in ["zebra", "zebra common", "common words", "zebra zebra note 3", "absent words"]:
+            ceiling, found = catalog.lexical_ceiling(text), catalog.lexical(text, 100)
+            assert all(0 < score <= ceiling for _, score in found), (text, ceiling, found)
+        assert catalog.lexical("zebra", 1)[0][1] > 0.8 * catalog.lexical_ceiling("zebra")
+        assert catalog.lexical_ceiling("") == 0.0 and catalog.lexical_ceiling("qqqzzz") > 0
 
 
 def test_a_passage_found_by_one_list_gets_its_real_score_from_the_other(indexed: Path) -> None:

@@ -127,7 +127,7 @@ def test_incremental_update_through_the_cli(tmp_path: Path) -> None:
 
 def test_gibberish_finds_nothing_and_exits_1(sample_copy: Path) -> None:
     """A floor in calibrated units: a query that matches nothing gets no results, and the exit code says so."""
-    out = CliRunner().invoke(app, ["query", "zzqxv blorft", "--min-score", "0.0002", "--index", str(sample_copy),
+    out = CliRunner().invoke(app, ["query", "zzqxv blorft", "--min-score", "0.0008", "--index", str(sample_copy),
                                    "-f", "table"])
     assert out.exit_code == 1 and "no results" in out.output, out.output
     # The floor can be turned off: then the nearest passages show, however poor.

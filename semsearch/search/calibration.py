@@ -1,10 +1,11 @@
 """What a hybrid score means: an estimate of relevance, fitted for the index's model.
 
-The hybrid mix (:func:`~semsearch.search.fuse.mix`: absolute cosine plus saturated BM25)
-is mapped through a logistic curve, ``1 / (1 + exp(-(a + b * mix)))``, fitted on judged
-queries (SciFact's train split: each query's first 20 documents, relevant or not). The
-result reads as "the chance this passage answers the query", the same in every index and
-for every query, so one threshold (the default floor) can tell real matches from none.
+The hybrid mix (:func:`~semsearch.search.fuse.mix`: absolute cosine plus BM25 as a share
+of the most the query could score in the index) is mapped through a logistic curve,
+``1 / (1 + exp(-(a + b * mix)))``, fitted on judged queries (SciFact's train split: each
+query's first 20 documents, relevant or not). The result reads as "the chance this passage
+answers the query", the same in every index and for every query, so one threshold (the
+default floor) can tell real matches from none.
 
 A calibration belongs to the model it was fitted for: the vectors of another model have
 another scale of cosines. An index built with a model that has none keeps the raw mix as
@@ -43,7 +44,7 @@ class Calibration:
 # "Scores and abstention".
 CALIBRATIONS: dict[str, Calibration] = {
     "sentence-transformers/all-MiniLM-L6-v2": Calibration(
-        dimension=384, intercept=-10.8334, slope=17.3689, floor=None,
+        dimension=384, intercept=-9.5103, slope=17.0277, floor=None,
         fitted_on="SciFact train (809 claims, 16,180 judged query-document pairs)",
     ),
 }

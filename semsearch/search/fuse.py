@@ -39,19 +39,30 @@ def complete_legs(
     return cosine, {pid: every_bm25.get(pid, 0.0) for pid in cosine}
 
 
-def mix(cosine: float, bm25: float) -> float:
-    """``w * cosine + (1 - w) * bm25 / (bm25 + k)``: BM25 saturates (0 → 0, k → 0.5, ∞ → 1),
-    so a single rare word cannot swamp the meaning (w = ``defaults.HYBRID_DENSE_WEIGHT``,
-    k = ``defaults.HYBRID_BM25_HALF``, chosen on SciFact train, BENCHMARKS.md)."""
-    w, half = defaults.HYBRID_DENSE_WEIGHT, defaults.HYBRID_BM25_HALF
-    return w * cosine + (1 - w) * bm25 / (bm25 + half)
+def lexical_share(bm25: float, ceiling: float) -> float:
+    """A passage's BM25 as the share of the query's ``ceiling`` (the largest BM25 any
+    passage could get for it in this index: ``Catalog.lexical_ceiling``), in 0..1. BM25's
+    own scale grows with the corpus (its IDF); this share does not, and it does not depend
+    on which passages the query happens to find (0 when the query has no word)."""
+    return min(max(bm25 / ceiling, 0.0), 1.0) if ceiling > 0 else 0.0
 
 
-def fuse(cosine: dict[int, float], bm25: dict[int, float], scale: Callable[[float], float] | None = None) -> Ranked:
-    """The candidates by their :func:`mix`, best first, each mapped through ``scale``
-    (a calibration) when given."""
-    mixed = sorted(((pid, mix(c, bm25.get(pid, 0.0))) for pid, c in cosine.items()), key=lambda x: (-x[1], x[0]))
+def mix(cosine: float, share: float) -> float:
+    """``w * cosine + (1 - w) * share``, ``share`` a :func:`lexical_share`: both legs on
+    0..1 scales that mean the same in every index and for every query (w =
+    ``defaults.HYBRID_DENSE_WEIGHT``, chosen on SciFact train, BENCHMARKS.md)."""
+    w = defaults.HYBRID_DENSE_WEIGHT
+    return w * cosine + (1 - w) * share
+
+
+def fuse(
+    cosine: dict[int, float], bm25: dict[int, float], ceiling: float, scale: Callable[[float], float] | None = None
+) -> Ranked:
+    """The candidates by their :func:`mix` (BM25 as a share of the query's ``ceiling``),
+    best first, each mapped through ``scale`` (a calibration) when given."""
+    mixed = sorted(((pid, mix(c, lexical_share(bm25.get(pid, 0.0), ceiling))) for pid, c in cosine.items()),
+                   key=lambda x: (-x[1], x[0]))
     return mixed if scale is None else [(pid, scale(m)) for pid, m in mixed]
 
 
-__all__: Sequence[str] = ("Legs", "Ranked", "complete_legs", "fuse", "mix")
+__all__: Sequence[str] = ("Legs", "Ranked", "complete_legs", "fuse", "lexical_share", "mix")

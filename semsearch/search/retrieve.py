@@ -52,4 +52,5 @@ def candidates(
         return dense, {pid: (score, None) for pid, score in dense}
     # Absolute scores (no list is scaled by its best), so a filter only removes results.
     cosine, bm25 = complete_legs(dense, lexical, fetch, vector, vectors)
-    return fuse(cosine, bm25, calibration_for(catalog.settings)), {pid: (c, bm25[pid]) for pid, c in cosine.items()}
+    fused = fuse(cosine, bm25, catalog.lexical_ceiling(text), calibration_for(catalog.settings))
+    return fused, {pid: (c, bm25[pid]) for pid, c in cosine.items()}
