@@ -36,12 +36,11 @@ class Calibration:
 
 
 # By model id. Fitted with `python benchmarks/calibrate.py ../shared/data/scifact --fit`
-# at the default mix. No default floor yet: the floor that meets the abstention targets on
-# SciFact (0.005: the largest of 0.002, 0.005, 0.01, 0.02, 0.05 keeping >= 97% of the train
-# claims' relevant top-10 documents) hides the right answer of every paraphrase query on
-# sample_corpus/ (estimated 0.0003 - 0.003: fitted on SciFact, where relevant passages share
-# words with the claim, the curve undervalues a match by meaning alone); BENCHMARKS.md,
-# "Scores and abstention".
+# at the default mix (BM25 as a share of the query's ceiling). No default floor yet: the
+# floor that met the abstention targets on SciFact with the previous curve (0.005) would
+# hide 8 of the 10 paraphrase queries' right answers on sample_corpus/ (estimated 0.001 - 0.01
+# with this curve: fitted on SciFact, where relevant passages share words with the claim,
+# it undervalues a match by meaning alone); BENCHMARKS.md, "Scores and abstention".
 CALIBRATIONS: dict[str, Calibration] = {
     "sentence-transformers/all-MiniLM-L6-v2": Calibration(
         dimension=384, intercept=-9.5103, slope=17.0277, floor=None,
