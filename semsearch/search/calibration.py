@@ -37,7 +37,7 @@ class Calibration:
 
 # By model id. Fitted with `python benchmarks/calibrate.py ../shared/data/scifact --fit`
 # at the default mix (BM25 as a share of the query's ceiling). No default floor yet: the
-# floor that met the abstention targets on SciFact with the previous curve (0.005) would
+# candidate floor chosen on SciFact train (0.005: BENCHMARKS.md, its abstention table) would
 # hide 8 of the 10 paraphrase queries' right answers on sample_corpus/ (estimated 0.001 - 0.01
 # with this curve: fitted on SciFact, where relevant passages share words with the claim,
 # it undervalues a match by meaning alone); BENCHMARKS.md, "Scores and abstention".
