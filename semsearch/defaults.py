@@ -54,7 +54,7 @@ PER_FILE = 1
 # How `query` ranks passages (dense, lexical or hybrid), and the weight of the dense
 # list in the hybrid mix, chosen by measurement on SciFact's train queries (BENCHMARKS.md).
 MODE: Final = "hybrid"
-HYBRID_DENSE_WEIGHT = 0.7
+HYBRID_DENSE_WEIGHT = 0.5
 
 # `query --format context`: the block's budget in tokens (the index model's tokenizer), and
 # how many lines around a passage it may add, from the file, while they fit.

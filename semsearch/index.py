@@ -33,6 +33,7 @@ from .search import (
     similar_to_text,
     similarity,
 )
+from .search.calibration import calibration_for
 from .search.neighbours import lines_around
 from .settings import Settings, check_dimension
 from .storage import LocalStore, damaged_catalog_is_reported, find_index_dir
@@ -129,7 +130,8 @@ class Index:
             mode: ``dense`` (meaning: cosine similarity of embeddings), ``lexical``
                 (words: BM25 over the passages), or ``hybrid`` (both, fused).
             top_k: how many results (rows) to return at most.
-            min_score: leave out results scoring below this (in the mode's score).
+            min_score: leave out results scoring below this (in the mode's score); None: the
+                default floor (hybrid mode with a calibrated model, else none); 0: no floor.
             path_glob: keep only files matching one of these globs.
             per_file: at most this many passages per file; None for no limit.
             query_prompt: text put before the query when embedding it; None for
@@ -204,6 +206,7 @@ class Index:
         with self._lock, damaged_catalog_is_reported(self.index_dir):
             catalog = self.store.catalog
             settings = catalog.settings
+            calibration = calibration_for(settings)
             # A shared store's folder may be on another machine: stale files are told only where it is here.
             here = isinstance(self.store, LocalStore) or (self.root.is_dir() and not self.store.prefixed)
             work = plan(self.root, catalog.files(), settings.include, settings.exclude, 2**63,
@@ -221,6 +224,8 @@ class Index:
                 stale_changed=work.changed() if work is not None else [],
                 stale_removed=work.removed if work is not None else [],
                 vector_index=self.store.describe(),
+                calibrated_on=calibration.fitted_on if calibration is not None else None,
+                default_floor=calibration.floor if calibration is not None else None,
             )
 
     def lines_around(self, hit: Hit, lines: int) -> tuple[list[str], list[str]]:

@@ -58,7 +58,11 @@ class Skipped:
 
 @dataclass(frozen=True)
 class Hit:
-    """One result: a passage of a file and how well it matches."""
+    """One result: a passage of a file and how well it matches.
+
+    ``score`` is the mode's score (see the README); ``dense`` and ``lexical`` are the raw
+    scores behind it, when the query computed them: the cosine similarity of the query's and
+    the passage's vectors, and the passage's BM25 for the query's words (0: none of them)."""
 
     rank: int
     score: float
@@ -66,10 +70,14 @@ class Hit:
     start_line: int
     end_line: int
     text: str
+    dense: float | None = None
+    lexical: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["score"] = round(self.score, 6)
+        for key in ("score", "dense", "lexical"):
+            if data[key] is not None:
+                data[key] = round(data[key], 6)
         return data
 
 
@@ -217,6 +225,8 @@ class IndexInfo:
     stale_changed: list[str] = field(default_factory=list)
     stale_removed: list[str] = field(default_factory=list)
     vector_index: str = ""  # the vector index in use, in words (the setting is in ``settings``)
+    calibrated_on: str | None = None  # what the model's hybrid-score calibration was fitted on; None: uncalibrated
+    default_floor: float | None = None  # the hybrid mode's default --min-score; None: no floor
 
     @property
     def stale(self) -> int:
@@ -237,6 +247,9 @@ class IndexInfo:
             "stale_changed": self.stale_changed,
             "stale_removed": self.stale_removed,
             "vector_index_in_use": self.vector_index,
+            "calibrated": self.calibrated_on is not None,
+            "calibrated_on": self.calibrated_on,
+            "default_floor": self.default_floor,
         }
 
 

@@ -11,10 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from semsearch import Index, sync
+from semsearch import Index, defaults, sync
 from semsearch.cli import app
 from semsearch.errors import BadInputError, CorruptIndexError
 from semsearch.search import fuse
+from semsearch.search.fuse import complete_legs
 from semsearch.storage import fts_query
 
 from .conftest import FakeFactory
@@ -89,6 +90,7 @@ def test_hostile_queries_are_never_an_fts_error(indexed: Path, text: str) -> Non
 def test_any_text_is_a_valid_lexical_query(indexed: Path, text: str) -> None:
     with Index(indexed, embedder_factory=FakeFactory()) as idx:
         idx.store.catalog.lexical(text, 10)  # raises sqlite3.OperationalError on an FTS syntax error
+        assert idx.store.catalog.lexical_ceiling(text) >= 0
         if text.strip():
             idx.query(text, mode="lexical")
 
@@ -98,17 +100,52 @@ def test_fts_query_quotes_each_word_once() -> None:
     assert fts_query("?! ...") is None
 
 
-def test_fusion_scales_each_list_by_its_best_then_mixes() -> None:
-    dense = [(1, 0.8), (2, 0.6), (3, 0.2)]
-    lexical = [(3, 10.0), (2, 8.0), (4, 2.0)]
-    fused = dict(fuse(dense, lexical))
-    assert fused == pytest.approx({1: 0.7, 2: 0.7 * 0.75 + 0.3 * 0.8, 3: 0.7 * 0.25 + 0.3, 4: 0.3 * 0.2})
-    assert [pid for pid, _ in fuse(dense, lexical)] == [2, 1, 3, 4]
-    assert fuse(dense, []) == dense_scaled(dense) and fuse([], []) == []
+def test_fusion_mixes_cosine_with_bm25_as_a_share_of_the_querys_ceiling() -> None:
+    w = defaults.HYBRID_DENSE_WEIGHT
+    cosine = {1: 0.8, 2: 0.6, 3: 0.2}
+    bm25 = {1: 0.0, 2: 5.0, 3: 10.0}
+    fused = dict(fuse(cosine, bm25, ceiling=10.0))
+    assert fused == pytest.approx({1: w * 0.8, 2: w * 0.6 + (1 - w) * 0.5, 3: w * 0.2 + (1 - w)}, abs=1e-6)
+    # Nothing is relative to the query's best: a better passage changes no other score.
+    assert {p: s for p, s in fuse({**cosine, 9: 0.99}, {**bm25, 9: 9.0}, 10.0) if p != 9} == pytest.approx(fused)
+    assert fuse({}, {}, 0.0) == [] and dict(fuse(cosine, bm25, 0.0))[3] == pytest.approx(w * 0.2)
 
 
-def dense_scaled(dense: list[tuple[int, float]]) -> list[tuple[int, float]]:
-    return [(pid, pytest.approx(0.7 * s / dense[0][1])) for pid, s in dense]
+def test_no_passage_scores_above_the_querys_bm25_ceiling(tmp_path: Path, fake: FakeFactory) -> None:
+    # Short passages repeating a rare word come closest to FTS5's bound (term frequency → ∞,
+    # length far below the average); the ceiling holds for them, and for the one that matches
+    # every query word most often, BM25 is most of it (the share is not relative to the best hit).
+    (tmp_path / "notes").mkdir()
+    for i in range(8):
+        (tmp_path / "notes" / f"n{i}.txt").write_text(f"common words about note {i} " * (1 + 6 * (i % 3)))
+    (tmp_path / "notes" / "rare.txt").write_text("zebra " * 40 + "common")
+    sync(tmp_path / "notes", embedder_factory=fake)
+    with Index(tmp_path / "notes", embedder_factory=fake) as idx:
+        catalog = idx.store.catalog
+        for text in ["zebra", "zebra common", "common words", "zebra zebra note 3", "absent words"]:
+            ceiling, found = catalog.lexical_ceiling(text), catalog.lexical(text, 100)
+            assert all(0 < score <= ceiling for _, score in found), (text, ceiling, found)
+        assert catalog.lexical("zebra", 1)[0][1] > 0.8 * catalog.lexical_ceiling("zebra")
+        assert catalog.lexical_ceiling("") == 0.0 and catalog.lexical_ceiling("qqqzzz") > 0
+
+
+def test_a_passage_found_by_one_list_gets_its_real_score_from_the_other(indexed: Path) -> None:
+    text = "rotate bread temples"
+    with Index(indexed, embedder_factory=FakeFactory()) as idx:
+        catalog, vectors = idx.store.catalog, idx.store.vectors()
+        vector = idx.embedder().embed_query(text)
+        every_cosine = dict(vectors.search(vector, 100))
+        every_bm25 = dict(catalog.lexical(text, 100))
+        dense = vectors.search(vector, 1)
+        # Every passage with a query word, the first of them one the dense list lacks.
+        lexical = sorted(every_bm25.items(), key=lambda item: (item[0] == dense[0][0], -item[1]))
+        cosine, bm25 = complete_legs(dense, lexical, 1, vector, vectors)
+        assert cosine.keys() == bm25.keys() == {dense[0][0], lexical[0][0]}
+        for pid in cosine:
+            assert cosine[pid] == pytest.approx(every_cosine[pid]) and bm25[pid] == pytest.approx(every_bm25[pid])
+        hits = idx.query(text, top_k=3)
+        assert all(h.dense is not None and h.lexical is not None for h in hits)
+        assert [h.to_dict()["dense"] for h in hits] == [round(h.dense, 6) for h in hits]
 
 
 def test_modes_from_the_cli(indexed: Path) -> None:

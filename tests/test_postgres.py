@@ -280,3 +280,19 @@ def test_a_large_collection_is_searched_through_its_hnsw_index(pg_url: str, corp
         assert len(got) == 10 and all(want[key] == score for key, score in got.items() if key in want)
         found += len(got.keys() & want.keys())
     assert found >= 0.9 * 10 * len(QUERIES)  # the fake embedder's vectors: the walk missed 1 of 40 when written
+
+
+def test_the_lexical_ceiling_bounds_every_bm25_score(pg_url: str, corpus: Path, fake_model: None) -> None:
+    """Hybrid's lexical share (BM25 over the query's ceiling) stays in 0..1 on the shared
+    store too: no passage scores above the ceiling, and the best holder of a rare word nears it."""
+    ok("index", corpus, "--store", pg_url)
+    with PgStore.open(pg_url, ["notes"]) as store:
+        for text in [*QUERIES, "logrotate", "qqqzzz", "électricien 88412"]:
+            ceiling = store.catalog.lexical_ceiling(text)
+            assert ceiling > 0 and all(score <= ceiling + 1e-9 for _, score in store.catalog.lexical(text, 500))
+        # No word (or only English stop words, which PostgreSQL's parser drops): no lexical evidence.
+        assert store.catalog.lexical_ceiling("") == store.catalog.lexical_ceiling("the and of") == 0.0
+        best = store.catalog.lexical("logrotate", 1)[0][1]
+        assert best > 0.3 * store.catalog.lexical_ceiling("logrotate")
+    for text in QUERIES:  # hybrid on the shared store: scores in 0..1, as on the local store
+        assert all(0 <= h["score"] <= 1 for h in hits(pg_url, text))

@@ -123,3 +123,27 @@ def test_incremental_update_through_the_cli(tmp_path: Path) -> None:
         assert "finance/emergency-fund.txt" not in {h.path for h in idx.query("money set aside in case I lose my job")}
     third = index_json()
     assert third["passages_embedded"] == 0 and third["unchanged"] == third["files"]
+
+
+def test_gibberish_finds_nothing_and_exits_1(sample_copy: Path) -> None:
+    """A floor in calibrated units: a query that matches nothing gets no results, and the exit code says so."""
+    out = CliRunner().invoke(app, ["query", "zzqxv blorft", "--min-score", "0.0008", "--index", str(sample_copy),
+                                   "-f", "table"])
+    assert out.exit_code == 1 and "no results" in out.output, out.output
+    # The floor can be turned off: then the nearest passages show, however poor.
+    out = CliRunner().invoke(app, ["query", "zzqxv blorft", "--min-score", "0", "--index", str(sample_copy),
+                                   "-f", "json"])
+    assert out.exit_code == 0 and json.loads(out.stdout)
+
+
+def test_the_readme_demo_still_answers_with_a_calibrated_score(sample_copy: Path) -> None:
+    demo = "stop server journals from filling up the drive"
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert f'semsearch query "{demo}"' in readme
+    out = CliRunner().invoke(app, ["query", demo, "--index", str(sample_copy), "-f", "json"])
+    assert out.exit_code == 0, out.output
+    hit = json.loads(out.stdout)[0]
+    assert hit["relpath"] == "howto/logrotate.md"
+    assert 0 < hit["score"] <= 1 and -1 <= hit["dense"] <= 1 and hit["lexical"] >= 0  # the raw legs travel along
+    info = json.loads(CliRunner().invoke(app, ["info", "--index", str(sample_copy), "-f", "json"]).stdout)
+    assert info["calibrated"] and info["default_floor"] is None

@@ -41,7 +41,8 @@ def test_query_answers_in_the_json_schema_of_the_cli(server: str, corpus: Path) 
     data = reply.json()
     assert data["root"] == str(corpus) and data["mode"] == "hybrid" and len(data["results"]) == 3
     hit = data["results"][0]
-    assert list(hit) == ["rank", "score", "path", "start_line", "end_line", "text", "root", "relpath"]
+    assert list(hit) == ["rank", "score", "path", "start_line", "end_line", "text", "dense", "lexical", "root",
+                         "relpath"]
     assert hit["rank"] == 1 and hit["path"] == hit["relpath"] and (corpus / hit["path"]).is_file()
     # The same hits as the command line's --format json, run from the indexed folder.
     cli = subprocess.run([sys.executable, str(Path(__file__).with_name("crash_child.py")), "--", "query",

@@ -40,8 +40,9 @@ ReportFormatOpt = Annotated[
 TopKOpt = Annotated[int, typer.Option("--top-k", "-k", help="How many results to show.", min=1, metavar="N")]
 MinScoreOpt = Annotated[
     float | None,
-    typer.Option("--min-score", metavar="SCORE", help="Hide results scoring below this (cosine similarity for "
-                 "similar and --mode dense, e.g. 0.3; see the README for the other modes).",
+    typer.Option("--min-score", metavar="SCORE", help="Hide results scoring below this: in hybrid mode an estimated "
+                 "probability of relevance, with a default floor (0 turns it off); cosine similarity for similar "
+                 "and --mode dense; see the README.",
                  rich_help_panel=RANKING_PANEL),
 ]
 PathOpt = Annotated[

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -138,7 +139,8 @@ def evaluate(
             for done, (qid, text) in enumerate(queries):
                 if on_query:
                     on_query(mode, done, len(queries))
-                hits = index.query(text, top_k=101, mode=mode, query_prompt=query_prompt)
+                # A ranking, scored whole: no floor.
+                hits = index.query(text, top_k=101, mode=mode, min_score=-math.inf, query_prompt=query_prompt)
                 ranking = [ids.get(h.path.rsplit("/", 1)[-1], doc_id(h.path)) for h in hits]
                 if ignore_identical_ids:
                     ranking = [d for d in ranking if d != qid]

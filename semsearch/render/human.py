@@ -52,6 +52,13 @@ def print_info(info: IndexInfo, out: Console) -> None:
     shown = ", ".join(filters) + " (remembered; `semsearch index --reset-filters` clears them)" if filters else "none"
     table.add_row("filters", terminal_text(shown))
     table.add_row("vector index", info.vector_index)
+    if info.calibrated_on is not None:
+        floor = f"default --min-score {info.default_floor}" if info.default_floor is not None else "no default floor"
+        score = (f"calibrated: hybrid scores estimate the probability of relevance (fitted on {info.calibrated_on}); "
+                 f"{floor}")
+    else:
+        score = "uncalibrated: no calibration for this model (hybrid scores are a raw mix), no default floor"
+    table.add_row("score", terminal_text(score))
     table.add_row("size", f"{info.size_bytes / 1e6:.1f} MB")
     table.add_row("updated", str(data["updated"]))
     stale = (f"{info.stale} ({len(info.stale_new)} new, {len(info.stale_changed)} changed, "

@@ -1,32 +1,68 @@
-"""Hybrid ranking: one list of passages from a dense list and a lexical one."""
+"""Hybrid ranking: each candidate scored by both retrievers, then mixed on absolute scales.
+
+A passage found by only one list gets its real score from the other one (its cosine from
+the vector index, its BM25 from the lexical index), never a 0 for being absent; the mix
+does not depend on the query's best passage, so one query's scores compare with another's.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
 from .. import defaults
+from ..storage import VectorIndex
 
 Ranked = list[tuple[int, float]]  # (passage id, score), best first
+Legs = dict[int, tuple[float | None, float | None]]  # passage id → (cosine, BM25), raw
 
 
-def fuse(dense: Ranked, lexical: Ranked, best_dense: float | None = None, best_lexical: float | None = None) -> Ranked:
-    """Hybrid ranking of (passage id, score) lists, best first.
-
-    Each list's scores are divided by its best, so each retriever's top passage scores
-    1, then mixed: ``w * dense + (1 - w) * lexical`` (w = ``defaults.HYBRID_DENSE_WEIGHT``;
-    a passage absent from a list scores 0 there). The result is 0..1, 1 only for a
-    passage that is first in both lists, and does not depend on how deep the lists go.
-    Chosen over reciprocal rank fusion and min-max scaling by measurement (BENCHMARKS.md).
+def complete_legs(
+    dense: Ranked, lexical: Ranked, fetch: int, vector: np.ndarray, vectors: VectorIndex
+) -> tuple[dict[int, float], dict[int, float]]:
+    """Every candidate with both scores: (cosine by id, BM25 by id).
 
     Args:
-        best_dense, best_lexical: the best score of each retriever over the whole index,
-            when the lists are filtered (by path) and so may not hold it; default: each
-            list's first.
-    """
+        dense: the passages nearest the query's ``vector``, with their cosine.
+        lexical: every passage holding a word of the query, with its BM25 (a passage not
+            in it holds none: its BM25 is 0, its true score); its first ones are candidates.
+        fetch: how many of ``lexical`` are candidates.
+
+    A lexical candidate gets its cosine from ``vectors``; one the vector index does not hold
+    (it should) is left out."""
+    every_bm25 = dict(lexical)
+    cosine = dict(dense)
+    need = [pid for pid, _ in lexical[:fetch] if pid not in cosine]
+    if need:
+        cosine.update(vectors.search(vector, len(need), need))
+    return cosine, {pid: every_bm25.get(pid, 0.0) for pid in cosine}
+
+
+def lexical_share(bm25: float, ceiling: float) -> float:
+    """A passage's BM25 as the share of the query's ``ceiling`` (the largest BM25 any
+    passage could get for it in this index: ``Catalog.lexical_ceiling``), in 0..1. BM25's
+    own scale grows with the corpus (its IDF); this share does not, and it does not depend
+    on which passages the query happens to find (0 when the query has no word)."""
+    return min(max(bm25 / ceiling, 0.0), 1.0) if ceiling > 0 else 0.0
+
+
+def mix(cosine: float, share: float) -> float:
+    """``w * cosine + (1 - w) * share``, ``share`` a :func:`lexical_share`: both legs on
+    0..1 scales that mean the same in every index and for every query (w =
+    ``defaults.HYBRID_DENSE_WEIGHT``, chosen on SciFact train, BENCHMARKS.md)."""
     w = defaults.HYBRID_DENSE_WEIGHT
-    scores: dict[int, float] = {}
-    for weight, ranked, best in ((w, dense, best_dense), (1 - w, lexical, best_lexical)):
-        if best is None:
-            best = ranked[0][1] if ranked else 1.0
-        best = best if best > 0 else 1.0
-        for pid, score in ranked:
-            scores[pid] = scores.get(pid, 0.0) + weight * score / best
-    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+    return w * cosine + (1 - w) * share
+
+
+def fuse(
+    cosine: dict[int, float], bm25: dict[int, float], ceiling: float, scale: Callable[[float], float] | None = None
+) -> Ranked:
+    """The candidates by their :func:`mix` (BM25 as a share of the query's ``ceiling``),
+    best first, each mapped through ``scale`` (a calibration) when given."""
+    mixed = sorted(((pid, mix(c, lexical_share(bm25.get(pid, 0.0), ceiling))) for pid, c in cosine.items()),
+                   key=lambda x: (-x[1], x[0]))
+    return mixed if scale is None else [(pid, scale(m)) for pid, m in mixed]
+
+
+__all__: Sequence[str] = ("Legs", "Ranked", "complete_legs", "fuse", "lexical_share", "mix")

@@ -5,8 +5,13 @@ Three ways to rank passages, each with its own score:
 - ``dense``: cosine similarity of the query's and passage's embeddings, -1..1.
 - ``lexical``: BM25 over the passage text (SQLite FTS5), 0 and up; the query's words
   are quoted one by one, so any text is a valid query, and any word may match.
-- ``hybrid``: both lists fused (:func:`~semsearch.search.fuse.fuse`), 0..1, relative to
-  the query's best passages.
+- ``hybrid``: every candidate of either list scored by both (no zeros for being absent),
+  mixed on absolute scales (:func:`~semsearch.search.fuse.mix`), then, for a model with a
+  calibration (:mod:`.calibration`), mapped to an estimated probability of relevance, 0..1,
+  comparable across queries and indexes; uncalibrated, the mix itself.
+
+A query that gives no ``min_score`` gets the calibration's default floor in hybrid mode
+(none for the other modes, or for an uncalibrated model); ``min_score=0`` turns it off.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from .. import defaults
 from ..errors import BadInputError
 from ..records import Hit
 from ..storage import Catalog, PassageRecord, VectorIndex
-from .fuse import Ranked
+from .calibration import default_floor
+from .fuse import Legs, Ranked
 from .retrieve import MODES, allowed_ids, candidates
 
 
@@ -83,26 +89,29 @@ def run_query(
     index = vectors() if mode != "lexical" else None
     total = catalog.count_passages() if allowed is None else len(allowed)
     fetch = min(total, max(50, options.top_k * (options.per_file or 1) * 4))
+    floor = options.min_score if options.min_score is not None else default_floor(mode, catalog.settings)
     # Grouping per file can drop many candidates: widen the search until enough pass.
     while True:
-        ranked = candidates(mode, text, vector, catalog, index, fetch, allowed)
+        ranked, legs = candidates(mode, text, vector, catalog, index, fetch, allowed)
         rows = catalog.passages([pid for pid, _ in ranked])
         if reranker is not None:
             ranked = reranker.rerank(text, [rows[pid] for pid, _ in ranked if pid in rows])
-        hits, floor_reached = select(ranked, rows, options)
+        hits, floor_reached = select(ranked, rows, options, floor, legs)
         all_matches = mode == "lexical" and len(ranked) < fetch  # no more passages hold a query word
         if len(hits) >= options.top_k or floor_reached or all_matches or fetch >= total:
             return hits
         fetch = min(total, fetch * 4)
 
 
-def select(ranked: Ranked, rows: dict[int, PassageRecord], options: QueryOptions) -> tuple[list[Hit], bool]:
+def select(ranked: Ranked, rows: dict[int, PassageRecord], options: QueryOptions, floor: float | None = None,
+           legs: Legs | None = None) -> tuple[list[Hit], bool]:
     """Group per file, apply the score floor, keep the first ``top_k``; and whether the
-    floor was reached (so a wider search cannot add any)."""
+    floor was reached (so a wider search cannot add any). ``legs``: each passage's raw
+    cosine and BM25, carried into its hit."""
     hits: list[Hit] = []
     per: dict[str, int] = {}
     for pid, score in ranked:
-        if options.min_score is not None and score < options.min_score:
+        if floor is not None and score < floor:
             return hits, True  # ranked by score: nothing further can pass
         row = rows.get(pid)
         if row is None:
@@ -110,7 +119,8 @@ def select(ranked: Ranked, rows: dict[int, PassageRecord], options: QueryOptions
         if options.per_file is not None and per.get(row.path, 0) >= options.per_file:
             continue
         per[row.path] = per.get(row.path, 0) + 1
-        hits.append(Hit(len(hits) + 1, score, row.path, row.start_line, row.end_line, row.text))
+        dense, lexical = (legs or {}).get(pid, (None, None))
+        hits.append(Hit(len(hits) + 1, score, row.path, row.start_line, row.end_line, row.text, dense, lexical))
         if len(hits) == options.top_k:
             break
     return hits, False

@@ -11,7 +11,8 @@ from collections.abc import Collection, Sequence
 import numpy as np
 
 from ..storage import Catalog, VectorIndex
-from .fuse import Ranked, fuse
+from .calibration import calibration_for
+from .fuse import Legs, Ranked, complete_legs, fuse
 
 MODES = ("dense", "lexical", "hybrid")
 
@@ -29,23 +30,23 @@ def candidates(
     vectors: VectorIndex | None,
     fetch: int,
     allowed: Collection[int] | None = None,
-) -> Ranked:
+) -> tuple[Ranked, Legs]:
     """Up to ``fetch`` passages per retriever as (passage id, score), best first, fused
-    in hybrid mode. ``vectors`` and ``vector`` are needed unless the mode is lexical."""
+    in hybrid mode; and each one's raw scores (cosine, BM25; None where not computed).
+    ``vectors`` and ``vector`` are needed unless the mode is lexical."""
     if fetch <= 0:
-        return []
-    lexical = catalog.lexical(text, fetch, allowed) if mode != "dense" else []
+        return [], {}
+    # Hybrid asks for every passage holding a query word: their BM25 completes the dense
+    # candidates (one pass; FTS5 scores them all to rank anyway, and a per-id lookup costs a pass each).
+    depth = fetch if mode == "lexical" else catalog.count_passages()
+    lexical = catalog.lexical(text, depth, allowed) if mode != "dense" else []
     if mode == "lexical":
-        return lexical
+        return lexical, {pid: (None, score) for pid, score in lexical}
     assert vectors is not None and vector is not None
     dense = vectors.search(vector, fetch, allowed)
     if mode == "dense":
-        return dense
-    if allowed is None:
-        return fuse(dense, lexical)
-    # Scaled by each retriever's best over the whole index, as an unfiltered query is,
-    # so a filter only removes results and never changes a score.
-    best_dense = vectors.search(vector, 1)
-    best_lexical = catalog.lexical(text, 1)
-    return fuse(dense, lexical, best_dense[0][1] if best_dense else None,
-                best_lexical[0][1] if best_lexical else None)
+        return dense, {pid: (score, None) for pid, score in dense}
+    # Absolute scores (no list is scaled by its best), so a filter only removes results.
+    cosine, bm25 = complete_legs(dense, lexical, fetch, vector, vectors)
+    fused = fuse(cosine, bm25, catalog.lexical_ceiling(text), calibration_for(catalog.settings))
+    return fused, {pid: (c, bm25[pid]) for pid, c in cosine.items()}

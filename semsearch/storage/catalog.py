@@ -32,9 +32,11 @@ from .safety import open_private, private_dir
 from .sqlite import (
     FILE_COLUMNS,
     SCHEMA,
+    bm25_ceiling,
     check_readable,
     file_record,
     fts_query,
+    fts_terms,
     name_param,
     passage_record,
     rebuild_hint,
@@ -296,3 +298,14 @@ class SqliteCatalog(CatalogWrites, RetiredPassages, CatalogVectors):
         rows = self._rows("SELECT rowid, -bm25(chunks_fts) AS score FROM chunks_fts WHERE chunks_fts MATCH ? "
                           f"{only}ORDER BY score DESC, rowid LIMIT ?", [*params, limit])
         return [(r[0], r[1]) for r in rows]
+
+    def lexical_ceiling(self, text: str) -> float:
+        """The largest BM25 :meth:`lexical` could give any passage for ``text`` here
+        (:func:`~.sqlite.bm25_ceiling`: from how many passages hold each query word); 0 if none."""
+        terms = fts_terms(text)
+        if not terms:
+            return 0.0
+        held = ", ".join(["(SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?)"] * len(terms))
+        row = self._rows(f"SELECT (SELECT count(*) FROM chunks), {held}", terms)[0]
+        return bm25_ceiling(row[0], row[1:])
+

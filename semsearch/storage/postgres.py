@@ -26,6 +26,7 @@ from ..settings import Settings
 from .base import FileRecord, PassageRecord
 from .postgres_schema import (
     BM25_SQL,
+    CEILING_SQL,
     connect,
     has_schema,
     mask,
@@ -200,6 +201,15 @@ class PgCatalog(PgCatalogVectors, PgWrites):
         params += [] if allowed is None else [sorted(int(i) for i in allowed)]
         rows = self._rows(BM25_SQL.format(only=only), [*params, limit])
         return [(r[0], float(r[1])) for r in rows]
+
+    def lexical_ceiling(self, text: str) -> float:
+        """The largest score :meth:`lexical` could give any passage for ``text`` here
+        (:data:`.postgres_schema.CEILING_SQL`); 0 if it has no word."""
+        match = fts_query(text)
+        if match is None:
+            return 0.0
+        words = re.findall(r'"([^"]+)"', match)
+        return float(self._rows(CEILING_SQL, [" ".join(words), self._ids, self._ids])[0][0])
 
     def refresh(self) -> bool:
         """Move a reader to the latest commit; True if the collections changed."""

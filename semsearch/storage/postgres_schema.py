@@ -243,3 +243,15 @@ JOIN idf i ON i.lexeme = u.lexeme
 WHERE p.collection = ANY(%s) AND p.tsv @@ to_tsquery('english', %s) {only}
 GROUP BY p.id ORDER BY score DESC, p.id LIMIT %s
 """
+
+
+# The largest score BM25_SQL could give any passage for a query here (as storage.sqlite's
+# bm25_ceiling for FTS5): each query lexeme's IDF, floored as FTS5 floors it, times k1 + 1.
+CEILING_SQL = """
+WITH terms AS (SELECT DISTINCT u.lexeme FROM unnest(to_tsvector('english', %s)) u),
+stats AS (SELECT count(*)::float8 AS n FROM semsearch_passages WHERE collection = ANY(%s))
+SELECT coalesce(sum(greatest(ln((s.n - d.df + 0.5) / (d.df + 0.5)), 1e-6) * 2.2), 0)
+FROM terms t CROSS JOIN stats s
+CROSS JOIN LATERAL (SELECT count(*)::float8 AS df FROM semsearch_passages p
+                    WHERE p.collection = ANY(%s) AND p.tsv @@ quote_literal(t.lexeme)::tsquery) d
+"""

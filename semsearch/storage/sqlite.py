@@ -3,10 +3,11 @@ errors on a damaged file mean to the user."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -77,11 +78,30 @@ _WORD = re.compile(r"\w+")
 # FTS5 parses a long OR chain recursively; a query's first words are plenty to rank by.
 MAX_QUERY_WORDS = 64
 
+def fts_terms(text: str) -> list[str]:
+    """The FTS5 phrases of any text: each distinct word, quoted (so ``AND``, ``*``, ``-``
+    or ``"`` are plain text); a word never holds a quote."""
+    return [f'"{w}"' for w in dict.fromkeys(w.lower() for w in _WORD.findall(text))][:MAX_QUERY_WORDS]
+
+
 def fts_query(text: str) -> str | None:
-    """Any text as a valid FTS5 query: each distinct word quoted (so ``AND``, ``*``, ``-``
-    or ``"`` are plain text), any of them may match. None if there is no word."""
-    unique = list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))[:MAX_QUERY_WORDS]
-    return " OR ".join(f'"{w}"' for w in unique) or None  # a word never holds a quote
+    """Any text as a valid FTS5 query: any of its :func:`fts_terms` may match. None if
+    there is no word."""
+    return " OR ".join(fts_terms(text)) or None
+
+
+# FTS5's bm25() constants (its defaults: SQLite does not let a query change them).
+BM25_K1, BM25_B = 1.2, 0.75
+
+
+def bm25_ceiling(passages: int, holding: Iterable[int]) -> float:
+    """The largest BM25 FTS5 can give any passage for a query whose phrases are held by
+    ``holding`` passages each, of ``passages``: each phrase's IDF (as FTS5 computes it)
+    times ``k1 + 1``, the limit of its term-frequency factor, summed. A passage's BM25
+    over this is the share of the query's lexical evidence it holds, on the same 0..1
+    scale in a six-note folder as in a corpus of millions."""
+    idf = (math.log((passages - n + 0.5) / (n + 0.5)) for n in holding)
+    return sum(max(i, 1e-6) * (BM25_K1 + 1) for i in idf)  # FTS5 floors a negative IDF at 1e-6
 
 
 def name_param(path: str) -> str | bytes:
