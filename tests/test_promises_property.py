@@ -241,8 +241,7 @@ def test_hostile_queries(fake_cli: Path, indexed: Path, data) -> None:
 
 def test_hostile_queries_leave_the_index_answering(fake_cli: Path, indexed: Path) -> None:
     """After the runs above (same module index), the canary answers as a fresh index of the same notes."""
-    fresh = _fresh(fake_cli).parent / "whole"
-    copy_sample(fresh)
+    fresh = copy_sample(fake_cli / "whole")
     assert invoke(["index", str(fresh), "-q"]).exit_code == 0
     assert answers(indexed) == answers(fresh)
 
