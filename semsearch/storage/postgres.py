@@ -14,7 +14,6 @@ PostgreSQL's MVCC means it never blocks a writer.
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from .postgres_schema import (
 )
 from .postgres_vectors import PgCatalogVectors
 from .postgres_writes import PgWrites
-from .sqlite import fts_query
+from .sqlite import fts_terms
 
 
 @dataclass(frozen=True)
@@ -192,10 +191,9 @@ class PgCatalog(PgCatalogVectors, PgWrites):
     def lexical(self, text: str, limit: int, allowed: Collection[int] | None = None) -> list[tuple[int, float]]:
         """The ``limit`` passages that best match any word of ``text``, best first, as (passage
         id, BM25 score: see :data:`.postgres_schema.BM25_SQL`); only ``allowed`` ids if given."""
-        match = fts_query(text)
-        if match is None or limit <= 0 or (allowed is not None and not allowed):
+        words = _words(text)
+        if not words or limit <= 0 or (allowed is not None and not allowed):
             return []
-        words = re.findall(r'"([^"]+)"', match)  # \w only: no quote or backslash
         only = "" if allowed is None else "AND p.id = ANY(%s)"
         params: list[Any] = [" ".join(words), self._ids, self._ids, self._ids, " | ".join(f"'{w}'" for w in words)]
         params += [] if allowed is None else [sorted(int(i) for i in allowed)]
@@ -205,10 +203,9 @@ class PgCatalog(PgCatalogVectors, PgWrites):
     def lexical_ceiling(self, text: str) -> float:
         """The largest score :meth:`lexical` could give any passage for ``text`` here
         (:data:`.postgres_schema.CEILING_SQL`); 0 if it has no word."""
-        match = fts_query(text)
-        if match is None:
+        words = _words(text)
+        if not words:
             return 0.0
-        words = re.findall(r'"([^"]+)"', match)
         return float(self._rows(CEILING_SQL, [" ".join(words), self._ids, self._ids])[0][0])
 
     def refresh(self) -> bool:
@@ -226,3 +223,8 @@ class PgCatalog(PgCatalogVectors, PgWrites):
         with self._lock:
             self._conn.close()
 
+
+def _words(text: str) -> list[str]:
+    """The query's words as the local store's lexical search takes them (:func:`.sqlite.fts_terms`,
+    unquoted: ``\\w`` only, so no quote or backslash reaches the SQL text)."""
+    return [term.strip('"') for term in fts_terms(text)]
