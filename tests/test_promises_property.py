@@ -98,8 +98,7 @@ def invoke(args: list[str | bytes], env: dict[str, str | None] | None = None, in
     (but colour codes where ``colour`` was asked for), exit 1 only with no result printed."""
     argv = [os.fsdecode(a) if isinstance(a, bytes) else a for a in args]
     result = runner.invoke(COMMAND, argv, env=env, input=input)
-    stdout, stderr = (SGR.sub("", result.stdout), SGR.sub("", result.stderr)) if colour else (result.stdout,
-                                                                                          result.stderr)
+    stdout, stderr = (SGR.sub("", out) if colour else out for out in (result.stdout, result.stderr))
     assert result.exit_code in (0, 1, 2), (argv, result.exit_code, result.stderr, result.exception)
     assert result.exception is None or isinstance(result.exception, SystemExit), (argv, repr(result.exception))
     assert "Traceback" not in result.stderr and "unexpected " not in result.stderr, (argv, result.stderr)
