@@ -12,43 +12,17 @@ even one line fits is a line cut, and the block says that too.
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from .. import defaults
 from ..chunking import TokenSpans
-from ..corpus import FileEntry, read_document
 from ..errors import BadInputError
-from ..records import ContextBlock, ContextPassage, Hit, Skipped
+from ..records import ContextBlock, ContextPassage, Hit
 from ..storage import Catalog
+from .spans import Span, merge, spans_of
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_MIN_SHARED = 16  # characters two passages as indexed must share to be joined (less could be chance)
-
-
-@dataclass
-class _Span:
-    """A window of lines of one file, as the block will show it."""
-
-    path: str
-    body: list[str]  # the lines the window may show: the whole file, or a passage as indexed
-    first: int  # the line number of body[0]
-    start: int
-    end: int
-    rank: int
-    score: float
-    from_file: bool
-    merged: int = 1
-    cut: tuple[int, int] | None = None  # lines of the window left out to fit
-    cut_mid_line: bool = False
-    counts: dict[int, int] = field(default_factory=dict)
-
-    def lines(self) -> list[str]:
-        return self.body[self.start - self.first : self.end - self.first + 1]
 
 
 def build_context(
@@ -79,10 +53,10 @@ def build_context(
         raise BadInputError("--max-tokens must be at least 1")
     cite = cite or str
     count = _Counter(token_spans)
-    spans = _merge(_spans(hits, catalog))
+    spans = merge(spans_of(hits, catalog))
     shown, omitted = _fill(spans, count, max_tokens, cite)
     _grow(shown, count, max_tokens, neighbours, cite)
-    shown = _merge(shown)
+    shown = merge(shown)
     for span in shown:
         _trim_blank_edges(span)
     text = _render(shown, cite)
@@ -107,98 +81,19 @@ class _Counter:
     def text(self, text: str) -> int:
         return len(self.token_spans(text)) if text.strip() else 0
 
-    def line(self, span: _Span, number: int) -> int:
+    def line(self, span: Span, number: int) -> int:
         if number not in span.counts:
             span.counts[number] = self.text(span.body[number - span.first])
         return span.counts[number]
 
-    def span(self, span: _Span, number: int, cite: Callable[[str], str]) -> int:
+    def span(self, span: Span, number: int, cite: Callable[[str], str]) -> int:
         return self.text(_header(span, number, cite)) + self.text(_note(span)) + sum(
             self.line(span, n) for n in range(span.start, span.end + 1))
 
 
-def _spans(hits: Sequence[Hit], catalog: Catalog) -> list[_Span]:
-    """One window per hit: its whole lines from the file when the file is unchanged."""
-    files: dict[str, list[str] | None] = {}
-    spans = []
-    for order, hit in enumerate(hits):
-        if hit.path not in files:
-            files[hit.path] = _unchanged_lines(hit.path, catalog)
-        lines = files[hit.path]
-        if lines is not None and 1 <= hit.start_line <= hit.end_line <= len(lines):
-            spans.append(_Span(hit.path, lines, 1, hit.start_line, hit.end_line, order, hit.score, True))
-        else:
-            body = hit.text.split("\n")
-            start = hit.start_line
-            spans.append(_Span(hit.path, body, start, start, start + len(body) - 1, order, hit.score, False))
-    return spans
-
-
-def _unchanged_lines(path: str, catalog: Catalog) -> list[str] | None:
-    """The file's lines if it is a regular file with the content that was indexed, else None."""
-    record = catalog.file(path)
-    where = Path(catalog.root) / path
-    try:
-        st = os.stat(where)
-    except OSError:
-        return None
-    if record is None or not stat.S_ISREG(st.st_mode) or st.st_size != record.size:
-        return None
-    doc = read_document(FileEntry(path, where, st.st_size, st.st_mtime_ns))
-    if isinstance(doc, Skipped) or doc.digest != record.digest:
-        return None
-    return doc.text.split("\n")
-
-
-def _merge(spans: list[_Span]) -> list[_Span]:
-    """Windows of one file that overlap or touch, merged; kept in order of their best rank."""
-    out: list[_Span] = []
-    for span in sorted(spans, key=lambda s: s.rank):
-        for other in out:
-            joined = _join(other, span)
-            if joined is not None:
-                out[out.index(other)] = joined
-                break
-        else:
-            out.append(span)
-    if len(out) < len(spans):
-        return _merge(out)  # a merged window may now reach another
-    return out
-
-
-def _join(a: _Span, b: _Span) -> _Span | None:
-    """One window covering ``a`` and ``b`` (a ranks first), or None if they do not meet."""
-    if a.path != b.path or a.start > b.end + 1 or b.start > a.end + 1 or a.cut or b.cut or a.cut_mid_line:
-        return None
-    start, end = min(a.start, b.start), max(a.end, b.end)
-    rank, score, merged = a.rank, max(a.score, b.score), a.merged + b.merged
-    if a.from_file and b.from_file:
-        return _Span(a.path, a.body, 1, start, end, rank, score, from_file=True, merged=merged, counts=a.counts)
-    if a.from_file or b.from_file:
-        return None  # cannot happen within one run: a file is read once
-    # Two passages as indexed: join their texts where they overlap.
-    lo, hi = (a, b) if (a.start, a.end) <= (b.start, b.end) else (b, a)
-    text = _overlap_join("\n".join(lo.lines()), "\n".join(hi.lines()))
-    if text is None or text.count("\n") != end - start:
-        return None
-    return _Span(a.path, text.split("\n"), start, start, end, rank, score, from_file=False, merged=merged)
-
-
-def _overlap_join(first: str, second: str) -> str | None:
-    """``first`` then ``second``, their shared part once; None if they share none."""
-    if second in first:
-        return first
-    if first in second:
-        return second
-    for k in range(min(len(first), len(second)), _MIN_SHARED - 1, -1):
-        if first.endswith(second[:k]):
-            return first + second[k:]
-    return None
-
-
-def _fill(spans: list[_Span], count: _Counter, budget: int, cite: Callable[[str], str]) -> tuple[list[_Span], int]:
+def _fill(spans: list[Span], count: _Counter, budget: int, cite: Callable[[str], str]) -> tuple[list[Span], int]:
     """The windows that fit, best first; the first that does not is cut at a line end."""
-    shown: list[_Span] = []
+    shown: list[Span] = []
     used = 0
     for span in spans:
         cost = count.span(span, len(shown) + 1, cite)
@@ -226,7 +121,7 @@ def _fill(spans: list[_Span], count: _Counter, budget: int, cite: Callable[[str]
     return shown, 0
 
 
-def _cut_mid_line(span: _Span, count: _Counter, budget: int, cite: Callable[[str], str], full_end: int) -> None:
+def _cut_mid_line(span: Span, count: _Counter, budget: int, cite: Callable[[str], str], full_end: int) -> None:
     """Show the start of the window's first line alone, cut between two tokens."""
     line = span.body[span.start - span.first]
     span.end, span.cut_mid_line = span.start, True
@@ -241,7 +136,7 @@ def _cut_mid_line(span: _Span, count: _Counter, budget: int, cite: Callable[[str
     span.counts = {}
 
 
-def _grow(spans: list[_Span], count: _Counter, budget: int, neighbours: int, cite: Callable[[str], str]) -> None:
+def _grow(spans: list[Span], count: _Counter, budget: int, neighbours: int, cite: Callable[[str], str]) -> None:
     """Add the lines around each whole window, nearest first and best window first, while they fit."""
     used = sum(count.span(s, i, cite) for i, s in enumerate(spans, 1))
     for _ in range(neighbours):
@@ -263,7 +158,7 @@ def _grow(spans: list[_Span], count: _Counter, budget: int, neighbours: int, cit
                     span.start, span.end = old
 
 
-def _trim_blank_edges(span: _Span) -> None:
+def _trim_blank_edges(span: Span) -> None:
     while span.end > span.start and not span.body[span.start - span.first].strip():
         span.start += 1
     while span.end > span.start and not span.body[span.end - span.first].strip():
@@ -272,19 +167,19 @@ def _trim_blank_edges(span: _Span) -> None:
         span.cut = (span.end + 1, span.cut[1])  # what was trimmed is left out too
 
 
-def _drop_last_line(spans: list[_Span]) -> None:
+def _drop_last_line(spans: list[Span]) -> None:
     last = spans[-1]
     full_end = last.cut[1] if last.cut else last.end
     last.end -= 1
     last.cut = (last.end + 1, full_end)
 
 
-def _header(span: _Span, number: int, cite: Callable[[str], str]) -> str:
+def _header(span: Span, number: int, cite: Callable[[str], str]) -> str:
     where = f"[{number}] {printable(cite(span.path))}:{span.start}-{span.end}"
     return where if span.from_file else f"{where} (as indexed; the file has changed since)"
 
 
-def _note(span: _Span) -> str:
+def _note(span: Span) -> str:
     notes = []
     if span.cut_mid_line:
         notes.append(f"[… line {span.start} cut short: token budget]")
@@ -295,7 +190,7 @@ def _note(span: _Span) -> str:
     return "\n".join(notes)
 
 
-def _render(spans: list[_Span], cite: Callable[[str], str]) -> str:
+def _render(spans: list[Span], cite: Callable[[str], str]) -> str:
     blocks = []
     for i, span in enumerate(spans, 1):
         parts = [_header(span, i, cite), *span.lines()]
