@@ -44,6 +44,7 @@ def check_invariants(text: str, max_tokens: int, overlap: int, token_spans=word_
 
 @given(st.text(max_size=3000), st.integers(1, 80), st.integers(0, 40))
 @settings(max_examples=300, deadline=None)
+@pytest.mark.slow
 def test_any_unicode_text_is_covered_in_order_within_budget(text: str, max_tokens: int, overlap: int) -> None:
     check_invariants(text, max_tokens, overlap)
 
@@ -86,6 +87,7 @@ def minilm_tokenizer() -> Tokenizer:
     return tok
 
 
+@pytest.mark.slow
 def test_long_notes_fit_the_real_model_window(minilm_tokenizer: Tokenizer, sample_notes: Path) -> None:
     """With the model's own tokenizer (alone: no torch, no ONNX), no passage of any sample note exceeds its budget."""
     spans = lambda t: minilm_tokenizer.encode(t, add_special_tokens=False).offsets  # noqa: E731

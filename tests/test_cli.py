@@ -102,6 +102,7 @@ def test_query_from_stdin_and_from_a_batch(sample_index: Path, tmp_path: Path) -
     ] * 2
 
 
+@pytest.mark.slow
 def test_exit_codes(sample_index: Path, tmp_path: Path) -> None:
     assert run("query", QUERY, "--index", sample_index).exit_code == 0
     none = run("query", QUERY, "--index", sample_index, "--min-score", "0.99")
@@ -172,6 +173,7 @@ def command_lines(typer_app=app, prefix: tuple[str, ...] = ()) -> list[tuple[str
     return found
 
 
+@pytest.mark.slow
 def test_every_command_has_help() -> None:
     commands = command_lines()
     assert {("index",), ("query",), ("similar",), ("info",), ("status",), ("eval",)} <= set(commands)

@@ -209,6 +209,7 @@ def assert_approximately_equal(got: dict, want: dict) -> None:
 
 
 @pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+@pytest.mark.slow
 def test_sigkill_with_an_approximate_index_then_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        kind: str) -> None:
     corpus = Corpus(tmp_path / "notes")
@@ -357,6 +358,7 @@ def test_one_writer_at_a_time_readers_see_the_last_commit_and_a_dead_writer_is_t
     assert snapshot(root) == corpus.reference(tmp_path)
 
 
+@pytest.mark.slow
 def test_a_reader_keeps_one_committed_state_while_a_writer_commits_and_swaps(tmp_path: Path) -> None:
     corpus = Corpus(tmp_path / "notes")
     root = corpus.root

@@ -49,6 +49,7 @@ def test_the_first_onnx_export_is_announced_before_it_starts(tmp_path: Path, mon
     assert quiet.exit_code == 130 and "making the ONNX copy" not in quiet.stderr
 
 
+@pytest.mark.slow
 def test_a_log_gets_plain_progress_lines_and_quiet_gets_none(tmp_path: Path) -> None:
     root = tmp_path / "many"
     root.mkdir()
@@ -82,6 +83,7 @@ def test_the_time_left_comes_from_passages_per_second() -> None:
                                                "26 passages/s, about 3m34s left")
 
 
+@pytest.mark.slow
 def test_a_query_during_an_index_run_is_not_told_of_damage(notes: Path) -> None:
     (notes / ".semsearch" / "vectors.faiss").unlink()  # as while a first index runs: written when it is done
     hold = ("import time\nfrom pathlib import Path\nfrom semsearch.storage import writer_lock\n"
@@ -100,6 +102,7 @@ def test_a_query_during_an_index_run_is_not_told_of_damage(notes: Path) -> None:
     assert after.returncode == 0 and "vectors.faiss was missing; rebuilt it" in after.stderr
 
 
+@pytest.mark.slow
 def test_a_deleted_file_is_dropped_with_one_notice(notes: Path, tmp_path: Path) -> None:
     (notes / "kitchen" / "salad.md").unlink()
     queries = tmp_path / "queries.txt"

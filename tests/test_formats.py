@@ -28,6 +28,7 @@ def notes(tmp_path: Path) -> Path:
 
 
 @pytest.mark.skipif(shutil.which("vim") is None, reason="vim is not installed")
+@pytest.mark.slow
 def test_vimgrep_opens_vim_at_the_line(notes: Path, tmp_path: Path) -> None:
     (notes / "kitchen" / "pickles.md").write_text("\n\n\nPickled cucumbers need dill and garlic.\nBrine: 5% salt.\n")
     assert cli("index", cwd=notes, fake=True).returncode == 0
@@ -47,6 +48,7 @@ def test_vimgrep_opens_vim_at_the_line(notes: Path, tmp_path: Path) -> None:
         assert column == "1" and (notes / path).read_text().splitlines()[int(line) - 1] == text
 
 
+@pytest.mark.slow
 def test_null_separates_paths_for_xargs(notes: Path) -> None:
     nul = cli("query", *QUERY, "-0", cwd=notes, fake=True)
     assert nul.returncode == 0 and nul.stdout.endswith("\0") and "\n" not in nul.stdout
@@ -60,6 +62,7 @@ def test_null_separates_paths_for_xargs(notes: Path) -> None:
     assert wrong.returncode == 2 and "-0/--null" in wrong.stderr
 
 
+@pytest.mark.slow
 def test_scores_have_six_decimals_in_every_machine_format(notes: Path) -> None:
     six = re.compile(r"^-?\d+\.\d{6}$")
     tsv = cli("query", *QUERY, "-f", "tsv", cwd=notes, fake=True).stdout
@@ -71,6 +74,7 @@ def test_scores_have_six_decimals_in_every_machine_format(notes: Path) -> None:
         assert record["score"] == round(record["score"], 6)
 
 
+@pytest.mark.slow
 def test_the_model_has_one_name_in_every_record(notes: Path) -> None:
     report = json.loads(cli("index", "-f", "json", cwd=notes, fake=True).stdout)
     info = json.loads(cli("info", "-f", "json", cwd=notes).stdout)
@@ -80,6 +84,7 @@ def test_the_model_has_one_name_in_every_record(notes: Path) -> None:
     assert evaluation["model"] == "m" and "model_id" not in evaluation
 
 
+@pytest.mark.slow
 def test_info_follows_the_format_rules_of_query(notes: Path) -> None:
     piped = cli("info", cwd=notes)
     assert piped.returncode == 0 and piped.stdout.startswith(f"root\t{notes}\n")
@@ -100,6 +105,7 @@ def test_info_follows_the_format_rules_of_query(notes: Path) -> None:
     ("similar", "kitchen/salad.md"),
     ("info",),
 ])
+@pytest.mark.slow
 def test_a_closed_pipe_ends_quietly(notes: Path, args: tuple[str, ...]) -> None:
     for n in range(40):  # output enough to need a second write
         (notes / "kitchen" / f"note{n}.md").write_text(f"Note {n}: slugs eating lettuce. " * 40 + "\n")

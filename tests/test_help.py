@@ -42,6 +42,7 @@ def imported(*args: object, cwd: Path) -> set[str]:
     return set(line.split()[1:])
 
 
+@pytest.mark.slow
 def test_index_help_leads_with_what_matters(tmp_path: Path) -> None:
     done = cli("index", "--help", cwd=tmp_path, env={"COLUMNS": "80"})
     assert done.returncode == 0
@@ -56,6 +57,7 @@ def test_index_help_leads_with_what_matters(tmp_path: Path) -> None:
     assert "sentence-transformers/all-MiniLM-L6-v2" in out  # the default model's name, whole
 
 
+@pytest.mark.slow
 def test_shell_completion_in_a_real_bash(tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -79,6 +81,7 @@ def top_level(modules: set[str]) -> set[str]:
     return {m.split(".")[0] for m in modules if not m.startswith("_")} - set(sys.stdlib_module_names)
 
 
+@pytest.mark.slow
 def test_completion_costs_other_commands_nothing(tmp_path: Path) -> None:
     """Typer loads its completion machinery with every command anyway; the completion command
     and the new options add only semsearch's own modules to what --help imported before."""

@@ -70,6 +70,7 @@ def test_chunker_with_the_real_tokenizer_on_any_text(minilm: Tokenizer, text: st
 @given(data=st.one_of(st.binary(max_size=4000), st.text(max_size=1000).map(lambda t: t.encode("utf-8")),
                       st.text(max_size=500).map(lambda t: t.encode("utf-16"))))
 @settings(max_examples=300, deadline=None)
+@pytest.mark.slow
 def test_file_reader_on_any_bytes_never_raises(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
     path = tmp_path_factory.getbasetemp() / "any-bytes.txt"
     path.write_bytes(data)
@@ -158,7 +159,8 @@ ANY_STRING = {"short": st.one_of(st.text(max_size=300), st.sampled_from(NASTY)),
               "long": st.text(min_size=1000, max_size=5000)}
 
 
-@pytest.mark.parametrize("length", ["short", pytest.param("long", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("length", ["short", "long"])
 @pytest.mark.parametrize("mode", MODES)
 @given(data=st.data())
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -224,6 +226,7 @@ def cli(*args: object, monkeypatch: pytest.MonkeyPatch):
 ODD_NAMES = ["my notes.md", "line\nbreak.md", "café ☕ 東京.md", "-rf.md", "--help.md", " leading space.md"]
 
 
+@pytest.mark.slow
 def test_odd_file_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "notes"
     root.mkdir()
@@ -408,6 +411,7 @@ def test_index_folder_and_files_are_owner_only(tmp_path: Path) -> None:
         os.umask(old)
 
 
+@pytest.mark.slow
 def test_garbage_in_any_catalog_page_is_a_clear_error(tmp_path: Path) -> None:
     """Not only a truncated catalog: garbage in any page gives the --rebuild hint, never a traceback."""
     from semsearch.errors import CorruptIndexError

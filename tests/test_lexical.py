@@ -87,6 +87,7 @@ def test_hostile_queries_are_never_an_fts_error(indexed: Path, text: str) -> Non
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(min_size=1, max_size=200))
+@pytest.mark.slow
 def test_any_text_is_a_valid_lexical_query(indexed: Path, text: str) -> None:
     with Index(indexed, embedder_factory=FakeFactory()) as idx:
         idx.store.catalog.lexical(text, 10)  # raises sqlite3.OperationalError on an FTS syntax error

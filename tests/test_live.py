@@ -68,6 +68,7 @@ def test_a_live_index_moves_to_finished_updates_only(notes: Path) -> None:
         assert data["generation"] != before and data["results"][0]["path"] == "new.md"
 
 
+@pytest.mark.slow
 def test_concurrent_queries_during_updates_see_whole_states(notes: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sync(notes, embedder_factory=FakeFactory())
     monkeypatch.setattr(defaults, "COMMIT_EVERY", 4)  # each update commits five times

@@ -17,6 +17,8 @@ from mcp.client.stdio import stdio_client
 
 from .live_process import CHILD, indexed_copy
 
+pytestmark = pytest.mark.slow  # an MCP server in a child process: out of the fast tier
+
 
 def with_session(root: Path, check: Callable[[ClientSession], Awaitable[None]], real_model: bool = False,
                  extra: tuple[str, ...] = ()) -> None:
@@ -97,7 +99,6 @@ def test_get_passage_reads_indexed_files_inside_the_root_only(corpus: Path) -> N
     with_session(corpus, check)
 
 
-@pytest.mark.slow
 def test_real_model_search_finds_by_meaning(sample_copy: Path) -> None:
     async def check(session: ClientSession) -> None:
         data = payload(await session.call_tool("search", {"query": "what to do with kitchen scraps and fallen "

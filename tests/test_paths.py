@@ -28,6 +28,7 @@ def notes(tmp_path: Path) -> Path:
     return garden(tmp_path)
 
 
+@pytest.mark.slow
 def test_paths_from_a_subfolder_feed_xargs(notes: Path) -> None:
     line = shlex.join(command(["query", *QUERY, "--format", "paths"], fake=True)) + " | xargs wc -l"
     done = subprocess.run(["bash", "-o", "pipefail", "-c", line], cwd=notes / "garden", env=environment(),
@@ -38,6 +39,7 @@ def test_paths_from_a_subfolder_feed_xargs(notes: Path) -> None:
     assert "No such file" not in done.stderr
 
 
+@pytest.mark.slow
 def test_every_format_prints_paths_from_the_current_folder(notes: Path) -> None:
     here = notes / "garden"
     outputs = {fmt: cli("query", *QUERY, "-f", fmt, cwd=here, fake=True) for fmt in
@@ -59,6 +61,7 @@ def test_every_format_prints_paths_from_the_current_folder(notes: Path) -> None:
         assert record["relpath"].startswith("garden/")
 
 
+@pytest.mark.slow
 def test_paths_above_beside_and_absolute(notes: Path, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -72,6 +75,7 @@ def test_paths_above_beside_and_absolute(notes: Path, tmp_path: Path) -> None:
         assert "garden/pests/slugs.md" in [h.path for h in idx.query(" ".join(QUERY))]
 
 
+@pytest.mark.slow
 def test_a_subfolder_is_searched_unless_all(notes: Path) -> None:
     inside = cli("query", *QUERY, "-f", "paths", cwd=notes / "garden", fake=True).stdout.splitlines()
     assert inside and not any(p.startswith("..") for p in inside)
@@ -81,6 +85,7 @@ def test_a_subfolder_is_searched_unless_all(notes: Path) -> None:
     assert nothing.returncode == 1 and "no results in this folder (--all searches the whole index)" in nothing.stderr
 
 
+@pytest.mark.slow
 def test_path_globs_are_read_from_the_current_folder(notes: Path) -> None:
     here = notes / "garden"
 
@@ -96,6 +101,7 @@ def test_path_globs_are_read_from_the_current_folder(notes: Path) -> None:
     assert len(outside.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_similar_reads_and_prints_paths_from_the_current_folder(notes: Path) -> None:
     done = cli("similar", "pests/slugs.md", "--all", "-f", "paths", cwd=notes / "garden", fake=True)
     assert done.returncode == 0, done.stderr
@@ -104,6 +110,7 @@ def test_similar_reads_and_prints_paths_from_the_current_folder(notes: Path) -> 
     assert all((notes / "garden" / p).is_file() for p in shown)
 
 
+@pytest.mark.slow
 def test_index_in_a_subfolder_updates_the_enclosing_index(notes: Path) -> None:
     (notes / "garden" / "pests" / "aphids.md").write_text("Aphids on the roses: soapy water.\n")
     (notes / "kitchen" / "soup.md").write_text("Leek soup.\n")  # outside the folder walked: not seen yet
@@ -122,6 +129,7 @@ def test_index_in_a_subfolder_updates_the_enclosing_index(notes: Path) -> None:
         assert idx.info().stale == 0
 
 
+@pytest.mark.slow
 def test_a_nested_index_only_when_asked(notes: Path) -> None:
     nested = cli("index", "--nested", "-f", "json", cwd=notes / "kitchen", fake=True)
     assert nested.returncode == 0, nested.stderr
@@ -141,6 +149,7 @@ def test_the_library_sync_of_a_folder_is_unchanged(notes: Path) -> None:
         sync(notes, within="garden", rebuild=True, embedder_factory=fake)
 
 
+@pytest.mark.slow
 def test_the_index_folder_is_ignored_by_git(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -154,6 +163,7 @@ def test_the_index_folder_is_ignored_by_git(tmp_path: Path) -> None:
     assert status.splitlines() == ["?? note.md"]
 
 
+@pytest.mark.slow
 def test_a_linked_gitignore_is_refused(notes: Path, tmp_path: Path) -> None:
     target = tmp_path / "precious.txt"
     target.write_text("keep me\n")
@@ -165,6 +175,7 @@ def test_a_linked_gitignore_is_refused(notes: Path, tmp_path: Path) -> None:
     assert target.read_text() == "keep me\n"
 
 
+@pytest.mark.slow
 def test_several_unquoted_words_are_one_query(notes: Path) -> None:
     unquoted = cli("query", "how", "do", "slugs", "eat", "lettuce", "-f", "json", cwd=notes, fake=True)
     quoted = cli("query", "how do slugs eat lettuce", "-f", "json", cwd=notes, fake=True)

@@ -26,6 +26,8 @@ from .conftest import copy_sample
 from .fakes import FakeFactory
 from .postgres import passages_of, query_all
 
+pytestmark = pytest.mark.slow  # a real PostgreSQL server: out of the fast tier
+
 runner = CliRunner()
 REPO = Path(__file__).resolve().parent.parent
 QUERIES = ["stop server journals from filling up the drive", "what to do with kitchen scraps and fallen leaves",
@@ -196,7 +198,6 @@ def test_bad_store_options_are_one_line_errors(pg_url: str, corpus: Path, fake_m
     assert query_all(pg_url, "SELECT to_regclass('semsearch_collections')") == [(None,)]  # nothing was written
 
 
-@pytest.mark.slow
 def test_kill_9_mid_index_then_resume(pg_url: str, corpus: Path, tmp_path: Path) -> None:
     env = {**os.environ, "SEMSEARCH_TEST_COMMIT_EVERY": "20", "PYTHONPATH": str(REPO)}
 
@@ -220,7 +221,6 @@ def test_kill_9_mid_index_then_resume(pg_url: str, corpus: Path, tmp_path: Path)
     assert passages_of(pg_url, "notes") == passages_of(pg_url, "whole")
 
 
-@pytest.mark.slow
 def test_real_model_dense_top10_equals_the_local_store(pg_url: str, sample_copy: Path, tmp_path: Path) -> None:
     corpus = copy_sample(tmp_path / "sample_corpus")
     ok("index", corpus, "--store", pg_url)

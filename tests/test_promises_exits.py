@@ -37,6 +37,7 @@ def test_query_that_is_not_utf8(indexed: Path) -> None:
     assert_one_line_error(similar, "not valid UTF-8")
 
 
+@pytest.mark.slow
 def test_folders_a_thousand_deep(tmp_path: Path, monkeypatch) -> None:
     root = tmp_path / "deep"
     root.mkdir()

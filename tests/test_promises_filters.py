@@ -40,6 +40,7 @@ def test_a_typo_in_include_is_refused_without_yes(notes7: Path, monkeypatch) -> 
     assert now["files"] == 7 and now["include"] == []  # nothing removed, nothing remembered
 
 
+@pytest.mark.slow
 def test_with_yes_the_summary_names_the_filter_and_info_remembers_it(notes7: Path, monkeypatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
     result = cli(monkeypatch, "index", notes7, "--include", "*.txt", "--yes", "--format", "table")

@@ -161,6 +161,7 @@ _SETTINGS = {"deadline": None, "suppress_health_check": [HealthCheck.function_sc
 @given(files=st.lists(st.tuples(FILE_NAMES, CONTENTS), min_size=1, max_size=5), gitignore=IGNORE_LINES,
        semsearchignore=IGNORE_LINES, fmt=st.sampled_from(FORMATS), query=HOSTILE_TEXT)
 @settings(max_examples=EXAMPLES["folders"], **_SETTINGS)
+@pytest.mark.slow
 def test_hostile_folders(fake_cli: Path, files, gitignore, semsearchignore, fmt: str, query: str) -> None:
     """Hostile names, contents and ignore files in a subfolder: indexed, listed, searched;
     the notes that were there before still answer as before."""
@@ -182,6 +183,7 @@ def test_hostile_folders(fake_cli: Path, files, gitignore, semsearchignore, fmt:
 
 @given(include=st.lists(GLOBS, max_size=2), exclude=st.lists(GLOBS, max_size=2), yes=st.booleans())
 @settings(max_examples=EXAMPLES["filters"], **_SETTINGS)
+@pytest.mark.slow
 def test_hostile_filters(fake_cli: Path, include: list[str], exclude: list[str], yes: bool) -> None:
     """Hostile --include/--exclude globs: a clear refusal leaves the index as it was; a run
     that went ahead leaves an index that answers (or finds nothing) without error."""
@@ -226,6 +228,7 @@ def query_args(draw: st.DrawFn, root: str) -> list[str]:
 
 @given(data=st.data())
 @settings(max_examples=EXAMPLES["queries"], **_SETTINGS)
+@pytest.mark.slow
 def test_hostile_queries(fake_cli: Path, indexed: Path, data) -> None:
     """Any query text and option values against an index: 0, 1 or 2, and the index unchanged."""
     args = data.draw(query_args(str(indexed)), label="args")
@@ -238,6 +241,7 @@ def test_hostile_queries(fake_cli: Path, indexed: Path, data) -> None:
         invoke(["query", "--batch", "-", "--index", str(indexed), "--format", "jsonl"], input=stdin)
 
 
+@pytest.mark.slow
 def test_hostile_queries_leave_the_index_answering(fake_cli: Path, indexed: Path) -> None:
     """After the runs above (same module index), the canary answers as a fresh index of the same notes."""
     fresh = copy_sample(fake_cli / "whole")
@@ -248,6 +252,7 @@ def test_hostile_queries_leave_the_index_answering(fake_cli: Path, indexed: Path
 @given(source=st.one_of(HOSTILE_TEXT.map(lambda t: ("text", t)), FILE_NAMES.map(lambda n: ("name", n))),
        top_k=NUMBERS, fmt=st.sampled_from(FORMATS), min_score=st.one_of(st.none(), NUMBERS))
 @settings(max_examples=EXAMPLES["similar"], **_SETTINGS)
+@pytest.mark.slow
 def test_hostile_similar(fake_cli: Path, indexed: Path, source, top_k: str, fmt: str, min_score) -> None:
     kind, value = source
     extra = ["-k", top_k, "--format", fmt, *(["--min-score", min_score] if min_score is not None else [])]
@@ -265,6 +270,7 @@ ENV_NAMES = ["HOME", "COLUMNS", "LINES", "TERM", "NO_COLOR", "FORCE_COLOR", "SEM
 @given(env=st.dictionaries(st.sampled_from(ENV_NAMES), st.one_of(st.none(), HOSTILE_TEXT, NUMBERS), max_size=4),
        command=st.sampled_from(["query", "info", "similar"]), fmt=st.sampled_from(FORMATS))
 @settings(max_examples=EXAMPLES["environment"], **_SETTINGS)
+@pytest.mark.slow
 def test_hostile_environment(fake_cli: Path, indexed: Path, env: dict[str, str | None], command: str,
                              fmt: str) -> None:
     """Unset, empty or odd HOME, terminal size, colour, cache and locale variables."""

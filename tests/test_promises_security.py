@@ -90,6 +90,7 @@ def test_a_folder_semsearch_did_not_make_is_never_advised_away_nor_deleted(
     assert (folder / "thesis.tex").read_text() == "Three years of someone's work.\n"
 
 
+@pytest.mark.slow
 def test_a_damaged_index_of_our_own_is_still_rebuilt(notes: Path, monkeypatch) -> None:
     assert cli(monkeypatch, "index", notes).exit_code == 0
     (notes / ".semsearch" / "catalog.sqlite").write_bytes(b"not a database" * 100)

@@ -43,6 +43,7 @@ def _big_note(path: Path) -> None:
     path.write_text("\n\n".join(" ".join(rng.choice(words) for _ in range(60)) for _ in range(1500)))
 
 
+@pytest.mark.slow
 def test_a_disk_that_fills_up_during_index(small_disk: Path, monkeypatch) -> None:
     notes = small_disk / "notes"
     notes.mkdir()

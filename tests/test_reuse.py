@@ -64,6 +64,7 @@ def test_undoing_a_filter_reembeds_nothing(notes: Path, fake: FakeFactory) -> No
     assert "0 embedded" in text and "reused" not in text  # nothing to do now
 
 
+@pytest.mark.slow
 def test_a_moved_or_restored_file_reembeds_nothing(notes: Path, fake: FakeFactory) -> None:
     salad = notes / "kitchen" / "salad.md"
     content = salad.read_text()

@@ -16,6 +16,8 @@ import pytest
 
 from .live_process import LiveProcess, indexed_copy
 
+pytestmark = pytest.mark.slow  # a real HTTP server in a child process: out of the fast tier
+
 TOKEN = "a-long-enough-test-token"
 
 
@@ -186,7 +188,6 @@ def test_ctrl_c_stops_it_with_130(corpus: Path) -> None:
     assert "stopped serving" in proc.lines[-1]
 
 
-@pytest.mark.slow
 def test_real_model_over_http(sample_copy: Path) -> None:
     with LiveProcess("serve", sample_copy, "--port", "0", real_model=True) as proc:
         url = serving(proc)

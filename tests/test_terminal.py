@@ -22,6 +22,7 @@ def notes(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("columns", [60, 80, 100, 160])
+@pytest.mark.slow
 def test_score_path_and_passage_show_at_every_width(notes: Path, columns: int) -> None:
     done = tty("query", *QUERY, "-k", "3", cwd=notes, columns=columns, fake=True)
     assert done.returncode == 0, done.stderr
@@ -42,6 +43,7 @@ def test_score_path_and_passage_show_at_every_width(notes: Path, columns: int) -
         assert "\n    Line 1: lettuce" in out  # the passage indented below
 
 
+@pytest.mark.slow
 def test_passages_keep_their_lines_and_show_a_few(notes: Path) -> None:
     out = tty("query", *QUERY, "-k", "5", cwd=notes, columns=100, fake=True).plain
     shown = [line.strip() for line in out.splitlines()]
@@ -51,6 +53,7 @@ def test_passages_keep_their_lines_and_show_a_few(notes: Path) -> None:
     assert any(line.endswith("…") for line in shown)
 
 
+@pytest.mark.slow
 def test_the_query_words_are_highlighted_and_no_color_is_honoured(notes: Path) -> None:
     coloured = tty("query", "slugs", "eating", "lettuce", cwd=notes, columns=100, fake=True).stdout
     assert re.search(r"\x1b\[[0-9;]*m(lettuce|Lettuce)\x1b\[0m", coloured), coloured  # a single query, too
@@ -60,6 +63,7 @@ def test_the_query_words_are_highlighted_and_no_color_is_honoured(notes: Path) -
     assert plain.returncode == 0 and "\x1b" not in plain.stdout and "Slugs eating lettuce at night." in plain.stdout
 
 
+@pytest.mark.slow
 def test_context_lines_come_from_an_unchanged_file(notes: Path) -> None:
     long_note = notes / "kitchen" / "almanac.md"
     long_note.write_text("".join(f"Almanac line {i}: sowing and harvest notes.\n" for i in range(1, 301)).replace(
@@ -79,6 +83,7 @@ def test_context_lines_come_from_an_unchanged_file(notes: Path) -> None:
     assert piped.returncode == 2 and "-C/--context" in piped.stderr
 
 
+@pytest.mark.slow
 def test_no_results_is_said_on_a_terminal(notes: Path) -> None:
     done = tty("query", "quantum", "chromodynamics", "--mode", "lexical", cwd=notes, columns=80)
     assert done.returncode == 1 and done.plain.strip() == "" and done.stderr.strip() == "semsearch: no results"
@@ -86,6 +91,7 @@ def test_no_results_is_said_on_a_terminal(notes: Path) -> None:
     assert piped.returncode == 1 and piped.stdout == "" and piped.stderr == ""  # grep-like: silence in a pipe
 
 
+@pytest.mark.slow
 def test_what_comes_from_a_file_is_escaped(notes: Path) -> None:
     (notes / "kitchen" / "evil\x1b[2Jname.md").write_text("Pickled lettuce \x1b]0;pwned\x07 recipe \x1b[31mred\n")
     assert cli("index", cwd=notes, fake=True).returncode == 0

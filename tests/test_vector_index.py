@@ -66,6 +66,7 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, LocalStore]:
     return {kind: make_store(folder, kind) for kind in ("flat", "ivf", "hnsw")}
 
 
+@pytest.mark.slow
 def test_each_kind_is_chosen_and_described(stores: dict[str, LocalStore]) -> None:
     assert [stores[k].vectors().shape.kind for k in ("flat", "ivf", "hnsw")] == ["flat", "ivf", "hnsw"]
     assert stores["ivf"].describe().startswith("ivf (100 lists")  # 4,000 passages: 4000 // 40 lists
@@ -86,6 +87,7 @@ def recall(index, flat, q: np.ndarray, k: int = 10, allowed=None) -> float:
 
 
 @pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+@pytest.mark.slow
 def test_approximate_kinds_find_the_exact_top_10(stores: dict[str, LocalStore], kind: str) -> None:
     flat, ann = stores["flat"].vectors(), stores[kind].vectors()
     assert len(ann) == len(flat) == 4000
@@ -102,6 +104,7 @@ def test_approximate_kinds_find_the_exact_top_10(stores: dict[str, LocalStore], 
         ann.main.shape = usual
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
 @pytest.mark.parametrize("share", [0.005, 0.05, 0.5])
 def test_a_filter_returns_exactly_the_top_k_it_allows(stores: dict[str, LocalStore], kind: str, share: float) -> None:
@@ -118,6 +121,7 @@ def test_a_filter_returns_exactly_the_top_k_it_allows(stores: dict[str, LocalSto
 
 
 @pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+@pytest.mark.slow
 def test_updates_go_to_a_delta_then_merge_and_reload_the_same(tmp_path: Path, kind: str,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     store = make_store(tmp_path, kind, files=200)

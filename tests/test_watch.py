@@ -15,6 +15,8 @@ from semsearch import Index, sync
 from .conftest import FakeFactory, copy_sample
 from .live_process import LiveProcess
 
+pytestmark = pytest.mark.slow  # real watchers and child processes: out of the fast tier
+
 
 def paths_and_texts(root: Path) -> dict[str, list[str]]:
     with Index(root, embedder_factory=FakeFactory()) as idx:
@@ -169,7 +171,6 @@ def test_a_missing_folder_is_one_line(tmp_path: Path) -> None:
     assert "does not exist" in proc.lines[-1]
 
 
-@pytest.mark.slow
 def test_real_model_edit_is_searchable(tmp_path: Path) -> None:
     root = tmp_path / "notes"
     copy_sample(root, "garden")
