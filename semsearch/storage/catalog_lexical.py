@@ -62,7 +62,7 @@ class CatalogLexical:
         passages = self.count_passages()
         held = self.held(words)
         ceiling = bm25_ceiling(passages, held.values())
-        kept = informative(words, held, passages)
+        kept = informative(words, held)
         also = [int(i) for i in also]
         if not kept or (limit <= 0 and not also) or (allowed is not None and not allowed):
             return LexicalPass([], {}, ceiling)

@@ -120,16 +120,14 @@ def bm25_ceiling(passages: int, holding: Iterable[int]) -> float:
     return sum(idf(passages, n) * (BM25_K1 + 1) for n in holding)
 
 
-def informative(words: Sequence[str], held: dict[str, int], passages: int) -> list[str]:
-    """The words worth asking the lexical index for: those some passage holds, without
-    the ones whose IDF FTS5 floors to nothing (held by half the passages or more) unless
-    no other is left, at most :data:`MAX_QUERY_WORDS` of them, the highest IDF first kept."""
+def informative(words: Sequence[str], held: dict[str, int]) -> list[str]:
+    """The words worth asking the lexical index for: those some passage holds, at most
+    :data:`MAX_QUERY_WORDS` of them, the highest IDF (the fewest holders) kept; in order."""
     found = [w for w in words if held.get(w, 0) > 0]
-    telling = [w for w in found if idf(passages, held[w]) > 1e-6] or found
-    if len(telling) <= MAX_QUERY_WORDS:
-        return telling
-    kept = set(sorted(telling, key=held.__getitem__)[:MAX_QUERY_WORDS])  # a stable sort: ties by order
-    return [w for w in telling if w in kept]
+    if len(found) <= MAX_QUERY_WORDS:
+        return found
+    kept = set(sorted(found, key=held.__getitem__)[:MAX_QUERY_WORDS])  # a stable sort: ties by order
+    return [w for w in found if w in kept]
 
 
 def name_param(path: str) -> str | bytes:
