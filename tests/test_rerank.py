@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 from semsearch.cli import app
 
+from .test_eval import CORPUS, QRELS, QUERIES, write_beir
+
 runner = CliRunner()
 QUERY = "what to do with kitchen scraps and fallen leaves"
 
@@ -69,7 +71,18 @@ def test_rerank_orders_the_results_by_the_cross_encoders_scores(
 def test_a_missing_or_bad_reranker_is_a_one_line_error(sample_fake: Path, tmp_path: Path, fake_model: None) -> None:
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "config.json").write_text("{not json")
+    tiny = write_beir(tmp_path / "tiny", CORPUS, QUERIES, QRELS)
     for model in (tmp_path / "missing", tmp_path / "bad"):
-        result = run("query", QUERY, "--index", sample_fake, "--rerank", model)
-        assert result.exit_code == 2, result.output
-        assert result.stderr.startswith("semsearch: error: --rerank") and len(result.stderr.strip().splitlines()) == 1
+        for args in (("query", QUERY, "--index", sample_fake), ("eval", tiny, "--cache-dir", tmp_path / "cache")):
+            result = run(*args, "--rerank", model)
+            assert result.exit_code == 2, result.output
+            assert result.stderr.startswith("semsearch: error: --rerank")
+            assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "cache").exists()  # told before anything is indexed
+
+
+def test_eval_reranks_each_query(tmp_path: Path, tiny_cross_encoder: Path, fake_model: None) -> None:
+    tiny = write_beir(tmp_path / "tiny", CORPUS, QUERIES, QRELS)
+    result = run("eval", tiny, "--cache-dir", tmp_path / "cache", "--rerank", tiny_cross_encoder, "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert {r["mode"] for r in json.loads(result.stdout)["results"]} == {"dense", "lexical", "hybrid"}
