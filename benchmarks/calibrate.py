@@ -49,8 +49,9 @@ def collect(dataset_dir: Path, split: str, fetch: int, cache: Path) -> tuple[Fea
             feats = {}
             for qid, text in dataset.queries.items():
                 vector = embedder.embed_query(text)
-                dense, lexical = index.search(vector, fetch), catalog.lexical(text, catalog.count_passages())
-                cos, bm25 = complete_legs(dense, lexical, fetch, vector, index)
+                dense = index.search(vector, fetch)
+                found = catalog.lexical_pass(text, fetch, also=[pid for pid, _ in dense])
+                cos, bm25 = complete_legs(dense, found, vector, index)
                 feats[qid] = {p: (cos[p], bm25[p]) for p in cos}
             cache.mkdir(parents=True, exist_ok=True)
             cached.write_text(json.dumps(feats))

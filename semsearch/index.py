@@ -26,6 +26,7 @@ from .indexing import plan
 from .records import ContextBlock, Hit, IndexInfo, Similarity
 from .search import (
     QueryOptions,
+    Reranker,
     build_context,
     check_query,
     run_query,
@@ -122,6 +123,7 @@ class Index:
         path_glob: Sequence[str] = (),
         per_file: int | None = defaults.PER_FILE,
         query_prompt: str | None = None,
+        rerank: Reranker | None = None,
     ) -> list[Hit]:
         """The passages that best match ``text``, best first.
 
@@ -136,13 +138,16 @@ class Index:
             per_file: at most this many passages per file; None for no limit.
             query_prompt: text put before the query when embedding it; None for
                 the model's own query prompt, if it declares one.
+            rerank: re-orders the candidates before they are grouped per file (e.g.
+                ``semsearch.search.rerank.CrossEncoderReranker.load(folder)``); ``min_score``
+                then applies to its scores, and there is no default floor.
         """
         options = QueryOptions(mode, top_k, min_score, tuple(path_glob), per_file, query_prompt)
         check_query(text, options)
         # The model runs outside the lock: other threads' queries go on meanwhile.
         vector = self.embedder().embed_query(text, prompt=query_prompt) if mode != "lexical" else None
         with self._lock, damaged_catalog_is_reported(self.index_dir):
-            return run_query(text, options, self.store.catalog, self.store.vectors, vector)
+            return run_query(text, options, self.store.catalog, self.store.vectors, vector, rerank)
 
     def context(
         self,

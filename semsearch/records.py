@@ -62,7 +62,8 @@ class Hit:
 
     ``score`` is the mode's score (see the README); ``dense`` and ``lexical`` are the raw
     scores behind it, when the query computed them: the cosine similarity of the query's and
-    the passage's vectors, and the passage's BM25 for the query's words (0: none of them)."""
+    the passage's vectors, and the passage's BM25 for the query's words (0: none of them).
+    ``rerank``: the reranker's score, which ordered the results, when the query had one."""
 
     rank: int
     score: float
@@ -72,11 +73,14 @@ class Hit:
     text: str
     dense: float | None = None
     lexical: float | None = None
+    rerank: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("score", "dense", "lexical"):
-            if data[key] is not None:
+        if self.rerank is None:
+            del data["rerank"]  # a query without a reranker: the fields it always had
+        for key in ("score", "dense", "lexical", "rerank"):
+            if data.get(key) is not None:
                 data[key] = round(data[key], 6)
         return data
 

@@ -17,6 +17,7 @@ from semsearch.errors import BadInputError, CorruptIndexError
 from semsearch.search import fuse
 from semsearch.search.fuse import complete_legs
 from semsearch.storage import fts_query
+from semsearch.storage.sqlite import MAX_QUERY_WORDS, informative
 
 from .conftest import FakeFactory
 
@@ -138,10 +139,11 @@ def test_a_passage_found_by_one_list_gets_its_real_score_from_the_other(indexed:
         every_cosine = dict(vectors.search(vector, 100))
         every_bm25 = dict(catalog.lexical(text, 100))
         dense = vectors.search(vector, 1)
-        # Every passage with a query word, the first of them one the dense list lacks.
-        lexical = sorted(every_bm25.items(), key=lambda item: (item[0] == dense[0][0], -item[1]))
-        cosine, bm25 = complete_legs(dense, lexical, 1, vector, vectors)
-        assert cosine.keys() == bm25.keys() == {dense[0][0], lexical[0][0]}
+        # One pass: the best lexical passage (one the dense list lacks, here) and the dense one's BM25.
+        found = catalog.lexical_pass(text, 1, also=[dense[0][0]])
+        assert found.ranked == [max(every_bm25.items(), key=lambda item: (item[1], -item[0]))]
+        cosine, bm25 = complete_legs(dense, found, vector, vectors)
+        assert cosine.keys() == bm25.keys() == {dense[0][0], found.ranked[0][0]}
         for pid in cosine:
             assert cosine[pid] == pytest.approx(every_cosine[pid]) and bm25[pid] == pytest.approx(every_bm25[pid])
         hits = idx.query(text, top_k=3)
@@ -157,3 +159,26 @@ def test_modes_from_the_cli(indexed: Path) -> None:
     assert out.exit_code == 1
     out = runner.invoke(app, ["query", "logs", "--mode", "fuzzy", "--index", str(indexed)])
     assert out.exit_code == 2 and "fuzzy" in out.output
+
+
+def test_a_long_query_asks_for_its_most_informative_words_only() -> None:
+    words = [f"w{i}" for i in range(MAX_QUERY_WORDS + 10)]
+    held = {w: (i * 7) % 50 for i, w in enumerate(words)}  # some held by none, some rarer than others
+    kept = informative(words, held)
+    assert len(kept) == MAX_QUERY_WORDS and all(held[w] > 0 for w in kept)
+    assert max(held[w] for w in kept) <= min(held[w] for w in words if held[w] > 0 and w not in kept)
+    assert kept == [w for w in words if w in kept]  # in the query's order
+    # A short query asks for every word some passage holds, however common.
+    assert informative(["the", "zebra", "gone"], {"the": 600, "zebra": 3, "gone": 0}) == ["the", "zebra"]
+
+
+def test_one_lexical_pass_scores_the_asked_for_passages_beyond_its_best(indexed: Path) -> None:
+    text = "rotate bread temples logs"
+    with Index(indexed, embedder_factory=FakeFactory()) as idx:
+        catalog = idx.store.catalog
+        every = catalog.lexical(text, 1000)
+        assert len(every) >= 3
+        asked = [every[-1][0], every[-2][0], 10**9]  # the two weakest, and an id no passage has
+        found = catalog.lexical_pass(text, 1, also=asked)
+        assert found.ranked == every[:1] and found.ceiling == pytest.approx(catalog.lexical_ceiling(text))
+        assert found.scores == pytest.approx({pid: s for pid, s in every if pid in {*asked, every[0][0]}})

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ..render import EvalProgressBar, Format, IndexProgressBar, show_eval, stderr_console, stdout_console
+from ..search import CrossEncoderReranker
 from .app import app, errors_to_exit_codes
 from .options import (
     BackendOpt,
@@ -50,6 +51,11 @@ def eval_(
     ] = None,
     fmt: ReportFormatOpt = None,
     store: StoreOpt = None,
+    rerank: Annotated[
+        Path | None, typer.Option("--rerank", metavar="MODEL", show_default=False,
+                                  help="Re-order each query's candidates with this local sentence-transformers "
+                                  "CrossEncoder folder (as query --rerank).")
+    ] = None,
 ) -> None:
     """Measure search quality on a BEIR dataset: nDCG@10, Recall@100 and MRR@10 per mode.
 
@@ -59,11 +65,12 @@ def eval_(
 
     with errors_to_exit_codes():
         url = store_url(store)
+        reranker = None if rerank is None else CrossEncoderReranker.load(rerank, device)
         with IndexProgressBar(stderr_console()) as bar, EvalProgressBar(stderr_console()) as queries:
             report = run_eval(
                 dataset, split=split, modes=[m.value for m in modes or Mode], limit=limit,
                 ignore_identical_ids=ignore_identical_ids, query_prompt=query_prompt, cache=cache,
-                on_index_progress=bar.update, on_query=queries.update, store=url,
+                on_index_progress=bar.update, on_query=queries.update, store=url, rerank=reranker,
                 model=model, backend=backend, chunk_tokens=chunk_tokens, batch_size=batch_size, device=device,
             )
         show_eval(report, fmt or Format.table, stdout_console())

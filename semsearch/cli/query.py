@@ -23,6 +23,7 @@ from ..render import (
     stdout_console,
     write_context,
 )
+from ..search import CrossEncoderReranker
 from .app import app, errors_to_exit_codes, nothing_found, one_thread_search
 from .options import (  # the shared store (cli/shared.py)
     RANKING_PANEL,
@@ -80,6 +81,11 @@ def query(
     ] = None,
     store: StoreOpt = None,
     collection: CollectionsOpt = None,
+    rerank: Annotated[
+        Path | None, typer.Option("--rerank", metavar="MODEL", show_default=False, rich_help_panel=RANKING_PANEL,
+                                  help="Re-order the candidates with this local sentence-transformers CrossEncoder "
+                                  "folder (none ships with semsearch); --min-score then applies to its scores.")
+    ] = None,
 ) -> None:
     """Find the passages that mean what TEXT says, best first.
 
@@ -91,7 +97,8 @@ def query(
         if mode.value != "lexical":
             one_thread_search()
         options = {"mode": mode.value, "top_k": top_k, "min_score": min_score, "path_glob": path_glob or (),
-                   "per_file": None if chunks else per_file, "query_prompt": query_prompt}
+                   "per_file": None if chunks else per_file, "query_prompt": query_prompt,
+                   "rerank": None if rerank is None else CrossEncoderReranker.load(rerank, device)}
         with open_index(index_path, model, device, store, collection) as idx:
             view = view_for(idx, absolute=absolute, whole=whole)
             options["path_glob"] = view.globs(path_glob or ())

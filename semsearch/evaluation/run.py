@@ -22,7 +22,7 @@ from ..errors import BadInputError
 from ..index import Index
 from ..indexing import sync
 from ..records import EvalReport, IndexReport, ModeResult, Progress
-from ..search import MODES, check_mode
+from ..search import MODES, Reranker, check_mode
 from ..settings import SHAPE, names, resolve
 from ..storage import disk_full_is_reported, open_private, private_dir
 from .beir import Dataset, doc_filename, doc_id, load_dataset
@@ -115,11 +115,13 @@ def evaluate(
     device: str | None = None,
     embedder_factory: EmbedderFactory | None = None,
     store: str | None = None,
+    rerank: Reranker | None = None,
 ) -> list[ModeResult]:
     """Run the dataset's judged queries (the first ``limit``) in each mode and score them.
 
     Args:
         on_query: called as (mode, queries done, queries total).
+        rerank: re-orders each query's candidates (``eval --rerank``).
     """
     if limit is not None and limit < 1:
         raise BadInputError("--limit must be at least 1")
@@ -140,7 +142,8 @@ def evaluate(
                 if on_query:
                     on_query(mode, done, len(queries))
                 # A ranking, scored whole: no floor.
-                hits = index.query(text, top_k=101, mode=mode, min_score=-math.inf, query_prompt=query_prompt)
+                hits = index.query(text, top_k=101, mode=mode, min_score=-math.inf, query_prompt=query_prompt,
+                                   rerank=rerank)
                 ranking = [ids.get(h.path.rsplit("/", 1)[-1], doc_id(h.path)) for h in hits]
                 if ignore_identical_ids:
                     ranking = [d for d in ranking if d != qid]
@@ -165,6 +168,7 @@ def run_eval(
     on_query: Callable[[str, int, int], None] | None = None,
     embedder_factory: EmbedderFactory | None = None,
     store: str | None = None,
+    rerank: Reranker | None = None,
     **flags: Any,
 ) -> EvalReport:
     """``semsearch eval``: index the dataset's corpus (or reuse the cached index), run
@@ -174,6 +178,7 @@ def run_eval(
         flags: settings by name, as for :func:`semsearch.sync` (model, backend,
             chunk_tokens, batch_size, device...).
         store: a shared store's URL (``postgresql://``) to keep the index in, instead of the cache folder.
+        rerank: re-orders each query's candidates (a local cross-encoder: ``eval --rerank``).
     """
     for mode in modes:
         check_mode(mode)
@@ -184,7 +189,7 @@ def run_eval(
     index_seconds = time.perf_counter() - started
     results = evaluate(dataset, root, modes=modes, limit=limit, ignore_identical_ids=ignore_identical_ids,
                        query_prompt=query_prompt, on_query=on_query, device=flags.get("device"),
-                       embedder_factory=embedder_factory, store=store)
+                       embedder_factory=embedder_factory, store=store, rerank=rerank)
     return EvalReport(dataset.path.name, split, report.model_id, report.backend, report.files, root.parent,
                       index_seconds, not report.added, report.passages_embedded, results)
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 from .context import build_context
 from .fuse import fuse
 from .pipeline import QueryOptions, Reranker, check_limits, check_mode, check_query, run_query
+from .rerank import CrossEncoderReranker
 from .retrieve import MODES
 from .similar import similar_to_file, similar_to_text
 from .similarity import similarity
 
 __all__ = [
-    "MODES", "QueryOptions", "Reranker", "build_context", "check_limits", "check_mode", "check_query", "fuse",
-    "run_query", "similar_to_file", "similar_to_text", "similarity",
+    "MODES", "CrossEncoderReranker", "QueryOptions", "Reranker", "build_context", "check_limits", "check_mode",
+    "check_query", "fuse", "run_query", "similar_to_file", "similar_to_text", "similarity",
 ]

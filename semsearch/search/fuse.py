@@ -12,36 +12,35 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .. import defaults
-from ..storage import VectorIndex
+from ..storage import LexicalPass, VectorIndex
 
 Ranked = list[tuple[int, float]]  # (passage id, score), best first
 Legs = dict[int, tuple[float | None, float | None]]  # passage id → (cosine, BM25), raw
 
 
 def complete_legs(
-    dense: Ranked, lexical: Ranked, fetch: int, vector: np.ndarray, vectors: VectorIndex
+    dense: Ranked, lexical: LexicalPass, vector: np.ndarray, vectors: VectorIndex
 ) -> tuple[dict[int, float], dict[int, float]]:
     """Every candidate with both scores: (cosine by id, BM25 by id).
 
     Args:
         dense: the passages nearest the query's ``vector``, with their cosine.
-        lexical: every passage holding a word of the query, with its BM25 (a passage not
-            in it holds none: its BM25 is 0, its true score); its first ones are candidates.
-        fetch: how many of ``lexical`` are candidates.
+        lexical: the lexical candidates (``ranked``) and the BM25 of every passage of either
+            list that holds a query word (``scores``: one absent holds none, its BM25 is 0,
+            its true score).
 
     A lexical candidate gets its cosine from ``vectors``; one the vector index does not hold
     (it should) is left out."""
-    every_bm25 = dict(lexical)
     cosine = dict(dense)
-    need = [pid for pid, _ in lexical[:fetch] if pid not in cosine]
+    need = [pid for pid, _ in lexical.ranked if pid not in cosine]
     if need:
         cosine.update(vectors.search(vector, len(need), need))
-    return cosine, {pid: every_bm25.get(pid, 0.0) for pid in cosine}
+    return cosine, {pid: lexical.scores.get(pid, 0.0) for pid in cosine}
 
 
 def lexical_share(bm25: float, ceiling: float) -> float:
     """A passage's BM25 as the share of the query's ``ceiling`` (the largest BM25 any
-    passage could get for it in this index: ``Catalog.lexical_ceiling``), in 0..1. BM25's
+    passage could get for it in this index: ``LexicalPass.ceiling``), in 0..1. BM25's
     own scale grows with the corpus (its IDF); this share does not, and it does not depend
     on which passages the query happens to find (0 when the query has no word)."""
     return min(max(bm25 / ceiling, 0.0), 1.0) if ceiling > 0 else 0.0

@@ -12,6 +12,10 @@ Three ways to rank passages, each with its own score:
 
 A query that gives no ``min_score`` gets the calibration's default floor in hybrid mode
 (none for the other modes, or for an uncalibrated model); ``min_score=0`` turns it off.
+
+With a reranker (:mod:`.rerank`), its scores order the candidates and ``min_score`` applies
+to them (no default floor: a reranker's scale is its own); each hit keeps the mode's score
+and carries the reranker's in ``rerank``.
 """
 
 from __future__ import annotations
@@ -89,14 +93,18 @@ def run_query(
     index = vectors() if mode != "lexical" else None
     total = catalog.count_passages() if allowed is None else len(allowed)
     fetch = min(total, max(50, options.top_k * (options.per_file or 1) * 4))
-    floor = options.min_score if options.min_score is not None else default_floor(mode, catalog.settings)
+    floor = options.min_score
+    if floor is None and reranker is None:
+        floor = default_floor(mode, catalog.settings)
     # Grouping per file can drop many candidates: widen the search until enough pass.
     while True:
         ranked, legs = candidates(mode, text, vector, catalog, index, fetch, allowed)
         rows = catalog.passages([pid for pid, _ in ranked])
+        retrieved = None
         if reranker is not None:
+            retrieved = dict(ranked)
             ranked = reranker.rerank(text, [rows[pid] for pid, _ in ranked if pid in rows])
-        hits, floor_reached = select(ranked, rows, options, floor, legs)
+        hits, floor_reached = select(ranked, rows, options, floor, legs, retrieved)
         all_matches = mode == "lexical" and len(ranked) < fetch  # no more passages hold a query word
         if len(hits) >= options.top_k or floor_reached or all_matches or fetch >= total:
             return hits
@@ -104,10 +112,11 @@ def run_query(
 
 
 def select(ranked: Ranked, rows: dict[int, PassageRecord], options: QueryOptions, floor: float | None = None,
-           legs: Legs | None = None) -> tuple[list[Hit], bool]:
+           legs: Legs | None = None, retrieved: dict[int, float] | None = None) -> tuple[list[Hit], bool]:
     """Group per file, apply the score floor, keep the first ``top_k``; and whether the
     floor was reached (so a wider search cannot add any). ``legs``: each passage's raw
-    cosine and BM25, carried into its hit."""
+    cosine and BM25, carried into its hit. ``retrieved``: the mode's scores, when ``ranked``
+    holds a reranker's (each hit then shows the mode's score, and the reranker's beside it)."""
     hits: list[Hit] = []
     per: dict[str, int] = {}
     for pid, score in ranked:
@@ -120,7 +129,9 @@ def select(ranked: Ranked, rows: dict[int, PassageRecord], options: QueryOptions
             continue
         per[row.path] = per.get(row.path, 0) + 1
         dense, lexical = (legs or {}).get(pid, (None, None))
-        hits.append(Hit(len(hits) + 1, score, row.path, row.start_line, row.end_line, row.text, dense, lexical))
+        shown, rerank = (score, None) if retrieved is None else (retrieved.get(pid, score), score)
+        hits.append(Hit(len(hits) + 1, shown, row.path, row.start_line, row.end_line, row.text, dense, lexical,
+                        rerank))
         if len(hits) == options.top_k:
             break
     return hits, False

@@ -36,17 +36,16 @@ def candidates(
     ``vectors`` and ``vector`` are needed unless the mode is lexical."""
     if fetch <= 0:
         return [], {}
-    # Hybrid asks for every passage holding a query word: their BM25 completes the dense
-    # candidates (one pass; FTS5 scores them all to rank anyway, and a per-id lookup costs a pass each).
-    depth = fetch if mode == "lexical" else catalog.count_passages()
-    lexical = catalog.lexical(text, depth, allowed) if mode != "dense" else []
     if mode == "lexical":
+        lexical = catalog.lexical(text, fetch, allowed)
         return lexical, {pid: (None, score) for pid, score in lexical}
     assert vectors is not None and vector is not None
     dense = vectors.search(vector, fetch, allowed)
     if mode == "dense":
         return dense, {pid: (score, None) for pid, score in dense}
+    # One lexical pass: its best passages, the BM25 of the dense ones, and the query's ceiling.
     # Absolute scores (no list is scaled by its best), so a filter only removes results.
-    cosine, bm25 = complete_legs(dense, lexical, fetch, vector, vectors)
-    fused = fuse(cosine, bm25, catalog.lexical_ceiling(text), calibration_for(catalog.settings))
+    found = catalog.lexical_pass(text, fetch, allowed, also=[pid for pid, _ in dense])
+    cosine, bm25 = complete_legs(dense, found, vector, vectors)
+    fused = fuse(cosine, bm25, found.ceiling, calibration_for(catalog.settings))
     return fused, {pid: (c, bm25[pid]) for pid, c in cosine.items()}

@@ -55,6 +55,15 @@ class NewPassage:
     vector: np.ndarray
 
 
+@dataclass(frozen=True)
+class LexicalPass:
+    """One lexical search: what :meth:`Catalog.lexical_pass` finds for a query."""
+
+    ranked: list[tuple[int, float]]  # the best passages, best first, as (passage id, BM25)
+    scores: dict[int, float]  # the BM25 of each ranked and each asked-for passage holding a word
+    ceiling: float  # the largest BM25 any passage could get for the query here; 0 if no word
+
+
 class Catalog(Protocol):
     """The source of truth: settings, files, passages (text and vectors), lexical search."""
 
@@ -77,7 +86,12 @@ class Catalog(Protocol):
     def passage_ids(self, paths: Iterable[str]) -> list[int]: ...
     def ids_matching(self, path_globs: Sequence[str], source: str = "passages") -> set[int] | None: ...
     def lexical(self, text: str, limit: int, allowed: Collection[int] | None = None) -> list[tuple[int, float]]: ...
-    def lexical_ceiling(self, text: str) -> float: ...
+    def lexical_pass(self, text: str, limit: int, allowed: Collection[int] | None = None,
+                     also: Collection[int] = ()) -> LexicalPass:
+        """The ``limit`` best passages for ``text`` by BM25 (only ``allowed`` ids, if given),
+        the BM25 of the ``also`` passages too (absent: holds no query word), and the query's
+        ceiling, in one search."""
+        ...
     def file_vectors(self, path: str) -> tuple[list[int], np.ndarray]: ...
     def centroid(self, path: str) -> np.ndarray | None: ...
     def file_paths(self, ids: Sequence[int]) -> dict[int, str]: ...

@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from ..errors import CorruptIndexError, IndexNotFoundError
 from ..settings import Settings
 from . import codec
 from .base import FileRecord, PassageRecord
+from .catalog_lexical import CatalogLexical
 from .catalog_vectors import CatalogVectors
 from .catalog_writes import CatalogWrites
 from .layout import CREATING, index_state
@@ -32,11 +33,8 @@ from .safety import open_private, private_dir
 from .sqlite import (
     FILE_COLUMNS,
     SCHEMA,
-    bm25_ceiling,
     check_readable,
     file_record,
-    fts_query,
-    fts_terms,
     name_param,
     passage_record,
     rebuild_hint,
@@ -44,7 +42,7 @@ from .sqlite import (
 )
 
 
-class SqliteCatalog(CatalogWrites, RetiredPassages, CatalogVectors):
+class SqliteCatalog(CatalogWrites, RetiredPassages, CatalogVectors, CatalogLexical):
     """An open catalog. Use :meth:`create` or :meth:`open`, then :meth:`close`."""
 
     def __init__(self, index_dir: Path, conn: sqlite3.Connection, snapshot: bool = False) -> None:
@@ -286,26 +284,3 @@ class SqliteCatalog(CatalogWrites, RetiredPassages, CatalogVectors):
         rows = self._in_batches("SELECT c.id FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path IN ({})",
                                 [name_param(p) for p in paths])
         return [r[0] for r in rows]
-
-    def lexical(self, text: str, limit: int, allowed: Collection[int] | None = None) -> list[tuple[int, float]]:
-        """The ``limit`` passages that best match any word of ``text`` (BM25), best
-        first, as (passage id, score; higher is better); only ``allowed`` ids if given."""
-        match = fts_query(text)
-        if match is None or limit <= 0 or (allowed is not None and not allowed):
-            return []
-        only = "" if allowed is None else "AND rowid IN (SELECT value FROM json_each(?)) "
-        params: list[Any] = [match] + ([] if allowed is None else [json.dumps(sorted(int(i) for i in allowed))])
-        rows = self._rows("SELECT rowid, -bm25(chunks_fts) AS score FROM chunks_fts WHERE chunks_fts MATCH ? "
-                          f"{only}ORDER BY score DESC, rowid LIMIT ?", [*params, limit])
-        return [(r[0], r[1]) for r in rows]
-
-    def lexical_ceiling(self, text: str) -> float:
-        """The largest BM25 :meth:`lexical` could give any passage for ``text`` here
-        (:func:`~.sqlite.bm25_ceiling`: from how many passages hold each query word); 0 if none."""
-        terms = fts_terms(text)
-        if not terms:
-            return 0.0
-        held = ", ".join(["(SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?)"] * len(terms))
-        row = self._rows(f"SELECT (SELECT count(*) FROM chunks), {held}", terms)[0]
-        return bm25_ceiling(row[0], row[1:])
-

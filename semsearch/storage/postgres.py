@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import BadInputError, IndexNotFoundError
 from ..settings import Settings
-from .base import FileRecord, PassageRecord
+from .base import FileRecord, LexicalPass, PassageRecord
 from .postgres_schema import (
     BM25_SQL,
     CEILING_SQL,
@@ -207,6 +207,17 @@ class PgCatalog(PgCatalogVectors, PgWrites):
         if not words:
             return 0.0
         return float(self._rows(CEILING_SQL, [" ".join(words), self._ids, self._ids])[0][0])
+
+    def lexical_pass(self, text: str, limit: int, allowed: Collection[int] | None = None,
+                     also: Collection[int] = ()) -> LexicalPass:
+        """:meth:`lexical`, the scores of the ``also`` passages holding a query word, and
+        :meth:`lexical_ceiling` (three statements: the server ranks each)."""
+        ranked = self.lexical(text, limit, allowed)
+        scores = dict(ranked)
+        asked = [int(i) for i in also if int(i) not in scores]
+        if asked:
+            scores.update(self.lexical(text, len(asked), asked))
+        return LexicalPass(ranked, scores, self.lexical_ceiling(text))
 
     def refresh(self) -> bool:
         """Move a reader to the latest commit; True if the collections changed."""

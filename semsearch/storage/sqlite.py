@@ -75,13 +75,24 @@ END;
 
 FILE_COLUMNS = "id, path, size, mtime_ns, digest, skipped"  # in FileRecord's field order
 _WORD = re.compile(r"\w+")
-# FTS5 parses a long OR chain recursively; a query's first words are plenty to rank by.
-MAX_QUERY_WORDS = 64
+# FTS5 parses a long OR chain recursively, and each word's postings cost a pass: a long
+# query is asked with its most informative words only (the highest IDF, storage/lexical.py;
+# chosen on SciFact train, BENCHMARKS.md "Long queries"). Words past MAX_TEXT_WORDS distinct
+# ones are not read at all (a pasted book).
+MAX_QUERY_WORDS = 32
+MAX_TEXT_WORDS = 1000
+
+
+def query_words(text: str) -> list[str]:
+    """Each distinct word of any text, lower-cased, in order (``\\w`` only: no quote,
+    operator or backslash), the first :data:`MAX_TEXT_WORDS` of them."""
+    return list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))[:MAX_TEXT_WORDS]
+
 
 def fts_terms(text: str) -> list[str]:
     """The FTS5 phrases of any text: each distinct word, quoted (so ``AND``, ``*``, ``-``
-    or ``"`` are plain text); a word never holds a quote."""
-    return [f'"{w}"' for w in dict.fromkeys(w.lower() for w in _WORD.findall(text))][:MAX_QUERY_WORDS]
+    or ``"`` are plain text), the first :data:`MAX_QUERY_WORDS`."""
+    return [f'"{w}"' for w in query_words(text)][:MAX_QUERY_WORDS]
 
 
 def fts_query(text: str) -> str | None:
@@ -94,14 +105,29 @@ def fts_query(text: str) -> str | None:
 BM25_K1, BM25_B = 1.2, 0.75
 
 
+def idf(passages: int, held: int) -> float:
+    """A phrase's IDF as FTS5 computes it (floored at 1e-6) for a phrase ``held`` by that
+    many of ``passages``."""
+    return max(math.log((passages - held + 0.5) / (held + 0.5)), 1e-6)
+
+
 def bm25_ceiling(passages: int, holding: Iterable[int]) -> float:
     """The largest BM25 FTS5 can give any passage for a query whose phrases are held by
     ``holding`` passages each, of ``passages``: each phrase's IDF (as FTS5 computes it)
     times ``k1 + 1``, the limit of its term-frequency factor, summed. A passage's BM25
     over this is the share of the query's lexical evidence it holds, on the same 0..1
     scale in a six-note folder as in a corpus of millions."""
-    idf = (math.log((passages - n + 0.5) / (n + 0.5)) for n in holding)
-    return sum(max(i, 1e-6) * (BM25_K1 + 1) for i in idf)  # FTS5 floors a negative IDF at 1e-6
+    return sum(idf(passages, n) * (BM25_K1 + 1) for n in holding)
+
+
+def informative(words: Sequence[str], held: dict[str, int]) -> list[str]:
+    """The words worth asking the lexical index for: those some passage holds, at most
+    :data:`MAX_QUERY_WORDS` of them, the highest IDF (the fewest holders) kept; in order."""
+    found = [w for w in words if held.get(w, 0) > 0]
+    if len(found) <= MAX_QUERY_WORDS:
+        return found
+    kept = set(sorted(found, key=held.__getitem__)[:MAX_QUERY_WORDS])  # a stable sort: ties by order
+    return [w for w in found if w in kept]
 
 
 def name_param(path: str) -> str | bytes:
