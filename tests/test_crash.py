@@ -145,22 +145,29 @@ def check_committed(root: Path, corpus: Corpus, monkeypatch: pytest.MonkeyPatch,
                 continue
             text = corpus.versions[path][rec.digest]  # a version of the file that really existed
             chunks = chunk_text(text, FAKE.token_spans, settings.chunk_tokens, settings.overlap)
-            ids, vectors = store.file_vectors(path)
-            rows = store.passages(ids)
-            assert [(rows[i].start_line, rows[i].end_line, rows[i].text) for i in ids] == [
+            rows = sorted(store.passages(store.passage_ids([path])).values(), key=lambda r: r.ordinal)
+            assert [(r.start_line, r.end_line, r.text) for r in rows] == [
                 (c.start_line, c.end_line, c.text) for c in chunks
             ], path
-            expected = FAKE.embed_documents([c.text for c in chunks]) if chunks else np.zeros((0, FAKE.dimension))
+            # Its vectors: those embedded so far (all of them once the embedding phase is done), each right.
+            ids, vectors = store.file_vectors(path)
+            ordinals = [next(r.ordinal for r in rows if r.id == i) for i in ids]
+            expected = (FAKE.embed_documents([chunks[o].text for o in ordinals]) if ids
+                        else np.zeros((0, FAKE.dimension)))
             assert np.array_equal(vectors, codec.decode(codec.encode(expected), FAKE.dimension))  # as stored: int8
-        assert len(idx.store.vectors()) == store.count_passages() and files == store.count_files()
+        embedded = store.count_passages() - store.count_unembedded()
+        assert len(idx.store.vectors()) == embedded == store.count_vectors("passages")
+        assert files == store.count_files()
     return True
 
 
 # Named kill points, in the order they are used on one folder; each run resumes the last.
-FIRST_INDEX = ["walk:1", "replace:1", "embed:1", "insert:1", "commit:2", "committed:3", "read:5", "chunk:4",
-               "fsync:1", "replace:1"]
-UPDATE = ["walk:2", "read:2", "embed:1", "insert:2", "commit:1", "fsync:1"]
-REBUILD = ["embed:2", "commit:3", "fsync:1", "replace:2", "swap:1", "swapped:1"]
+# Progressive indexing: each run commits the text of what it reads first (insert, read, chunk:
+# the text phase), then embeds (embed, vectors: the embedding phase), then writes the vector files.
+FIRST_INDEX = ["walk:1", "replace:1", "insert:1", "commit:2", "read:5", "chunk:4", "committed:2",
+               "embed:1", "vectors:1", "embed:3", "committed:2", "vectors:2", "fsync:1", "replace:1"]
+UPDATE = ["walk:2", "read:2", "insert:2", "commit:1", "embed:1", "vectors:1", "fsync:1"]
+REBUILD = ["insert:3", "embed:2", "vectors:2", "commit:3", "fsync:1", "replace:2", "swap:1", "swapped:1"]
 
 
 @pytest.mark.slow
@@ -194,7 +201,7 @@ def test_sigkill_at_every_named_point_then_resume(tmp_path: Path, monkeypatch: p
     assert child("index", root).returncode == 0  # the swapped-in index is complete: nothing to do
     assert snapshot(root) == corpus.reference(tmp_path, chunk_tokens=100)
     assert sorted(p.name for p in root.iterdir() if p.name.startswith(".semsearch")) == [".semsearch"]
-    assert sum(KILLS.values()) >= 20 and set(KILLS) >= {"walk", "embed", "commit", "fsync", "swap"}
+    assert sum(KILLS.values()) >= 25 and set(KILLS) >= {"walk", "insert", "embed", "vectors", "commit", "fsync", "swap"}
 
 
 def assert_approximately_equal(got: dict, want: dict) -> None:
