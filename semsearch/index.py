@@ -200,6 +200,7 @@ class Index:
         if path is None and text is None:
             raise TypeError("similar() needs a path or text")
         with self._lock, damaged_catalog_is_reported(self.index_dir):
+            self._tell_embedding()  # only files whose passages all have their vectors have a mean vector
             catalog = self.store.catalog
             if text is not None:
                 return similar_to_text(text, catalog, self.store.file_index, self.embedder, top_k=top_k,

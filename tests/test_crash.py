@@ -338,13 +338,13 @@ def test_one_writer_at_a_time_readers_see_the_last_commit_and_a_dead_writer_is_t
     root = corpus.root
     outside = tmp_path / "sleep-notes.md"  # a file from outside the index, for `similar`
     shutil.copy(root / "health" / "sleep-notes.md", outside)
-    first = start_paused(root, "committed:2", tmp_path / "first-paused")
+    first = start_paused(root, "embed:3", tmp_path / "first-paused")  # every file's text and two vector batches
     try:
         second = child("index", root)
         assert second.returncode == 2
         assert f"another index is running on {root} (pid {first.pid})" in second.stderr
         assert len(second.stderr.strip().splitlines()) == 1
-        # Readers, meanwhile, see the two committed batches, through the command line too.
+        # Readers, meanwhile, see what was committed (similar: the files embedded so far), through the command line too.
         check_committed(root, corpus, monkeypatch, index_expected=True)
         for args in (["info"], ["query", QUERIES[1]], ["similar", outside]):
             result = child(*args, "--index", root, "--format", "json")
