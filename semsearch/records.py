@@ -198,7 +198,7 @@ class IndexReport:
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed)
+        return bool(self.added or self.updated or self.removed or self.passages_embedded)  # or a resumed embedding
 
     def to_dict(self) -> dict[str, Any]:
         data = _model_key(asdict(self))

@@ -65,7 +65,10 @@ def file_source(
         BadInputError: not a file, unreadable, binary, undecodable, or empty.
     """
     name = str(path)
-    path = Path(path).expanduser()
+    try:
+        path = Path(path).expanduser()
+    except RuntimeError:  # "~name" where no user is called "name": a file name as written
+        path = Path(path)
     if not path.is_file():
         what = "a folder" if path.is_dir() else "no such file"
         raise BadInputError(f"{name} is not a file ({what}); {hint}")
