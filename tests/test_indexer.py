@@ -245,6 +245,9 @@ def test_interrupted_first_index_keeps_its_batches_and_resumes(tmp_path: Path, m
         assert info.to_dict()["passages_embedded"] == 20
         assert idx.query("topic 3")  # and they answer
         assert idx.query("44", mode="lexical")[0].path == "note044.md"  # the last file, by its words
+        for path in idx.store.catalog.files():  # stored vectors for the embedded files only
+            embedded = bool(idx.store.catalog.file_vectors(path)[0])
+            assert idx.similarity(root / path, "topic").a.from_index == embedded
     resumed = FakeFactory()
     report = sync(root, embedder_factory=resumed)
     # Nothing is read or chunked again: only the 25 passages without a vector are embedded.

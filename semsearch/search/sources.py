@@ -79,7 +79,7 @@ def file_source(
     if catalog is not None and rel is not None and record is not None and record.same_stat(stat.st_size,
                                                                                             stat.st_mtime_ns):
         ids, vectors = catalog.file_vectors(rel)
-        if ids:
+        if ids and len(ids) == len(catalog.passage_ids([rel])):  # all embedded (not while `index` embeds)
             rows = catalog.passages(ids) if passages else {}
             shown = [Passage(rows[i].start_line, rows[i].end_line, rows[i].text) for i in ids] if passages else None
             return Source(name, "file", rel, vectors, shown, True)
