@@ -18,8 +18,10 @@ LOCK_NAME = "lock"
 # 2: FTS5 lexical index over the passages. 3: vectors as int8 codes with their scale, ids
 # never reused, a journal of changes (so vector files are updated, not rewritten).
 # Schema 2 indexes are still read, and `index` upgrades them without re-embedding.
-SCHEMA_VERSION = 3
-READABLE_SCHEMAS = (2, 3)
+# 4: progressive indexing: a passage's vector is empty until embedded (text is committed
+# first), and filling it in is journaled; a schema 3 index gains that in place.
+SCHEMA_VERSION = 4
+READABLE_SCHEMAS = (2, 3, 4)
 
 # How passages are turned into vectors: torch runs sentence-transformers; onnx runs an
 # ONNX copy of the same model (same vectors, no torch at query time); onnx-int8 runs
@@ -39,9 +41,13 @@ BATCH_SIZE = 32
 # prose this big, and a stray log or dump would swamp the index.
 MAX_FILE_SIZE = 5_000_000
 
-# Embedded passages are committed to the catalog every this many passages, so an
-# interrupted run keeps the work already done.
+# Indexing commits the text of new files first (lexical search works at once), every
+# TEXT_COMMIT_EVERY passages; then embeds, committing vectors every COMMIT_EVERY passages,
+# so an interrupted run keeps the work already done. Passages are sorted by length within
+# windows of SORT_WINDOW (similar lengths batch with little padding).
 COMMIT_EVERY = 256
+TEXT_COMMIT_EVERY = 4096
+SORT_WINDOW = 2048
 
 # How the vector index searches: "auto" is exact (flat) while that is fast enough, then
 # approximate (storage/vectors.py says where, and BENCHMARKS.md why); or flat, ivf, hnsw.

@@ -14,6 +14,7 @@ loggers): a long-lived process (a server, a watcher) holds one and refreshes it.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -38,6 +39,8 @@ from .search.calibration import calibration_for
 from .search.neighbours import lines_around
 from .settings import Settings, check_dimension
 from .storage import LocalStore, damaged_catalog_is_reported, find_index_dir
+
+log = logging.getLogger(__name__)
 
 
 class Index:
@@ -72,6 +75,7 @@ class Index:
         self._factory = embedder_factory or default_factory(device, batch_size)
         self._embedder: Embedder | None = None
         self._lock = threading.RLock()
+        self._told: int | None = None  # the generation whose unembedded passages were told of
         recorded = self.settings.model
         if model is not None and resolve_model(model).model_id != recorded:
             self.store.close()
@@ -147,7 +151,21 @@ class Index:
         # The model runs outside the lock: other threads' queries go on meanwhile.
         vector = self.embedder().embed_query(text, prompt=query_prompt) if mode != "lexical" else None
         with self._lock, damaged_catalog_is_reported(self.index_dir):
+            if mode != "lexical":
+                self._tell_embedding()
             return run_query(text, options, self.store.catalog, self.store.vectors, vector, rerank)
+
+    def _tell_embedding(self) -> None:
+        """A notice (once per committed state) while passages are still without a vector."""
+        catalog = self.store.catalog
+        if self._told == catalog.generation:
+            return
+        self._told = catalog.generation
+        waiting = catalog.count_unembedded()
+        if waiting:
+            total = catalog.count_passages()
+            log.warning("dense: %s of %s passages embedded so far; the others are found by their words only "
+                        "(`semsearch index %s` embeds the rest)", f"{total - waiting:,}", f"{total:,}", self.root)
 
     def context(
         self,
@@ -187,6 +205,7 @@ class Index:
         if path is None and text is None:
             raise TypeError("similar() needs a path or text")
         with self._lock, damaged_catalog_is_reported(self.index_dir):
+            self._tell_embedding()  # only files whose passages all have their vectors have a mean vector
             catalog = self.store.catalog
             if text is not None:
                 return similar_to_text(text, catalog, self.store.file_index, self.embedder, top_k=top_k,
@@ -222,6 +241,7 @@ class Index:
                 settings=settings,
                 files=catalog.count_files(),
                 passages=catalog.count_passages(),
+                unembedded=catalog.count_unembedded(),
                 size_bytes=catalog.disk_bytes(),
                 created=catalog.created,
                 updated=catalog.updated,

@@ -100,9 +100,7 @@ class ContextPassage:
     cut: bool  # lines, or the end of a line, left out to fit the budget
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["score"] = round(self.score, 6)
-        return data
+        return {**asdict(self), "score": round(self.score, 6)}
 
 
 @dataclass(frozen=True)
@@ -204,7 +202,7 @@ class IndexReport:
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed)
+        return bool(self.added or self.updated or self.removed or self.passages_embedded)  # or a resumed embedding
 
     def to_dict(self) -> dict[str, Any]:
         data = _model_key(asdict(self))
@@ -231,6 +229,7 @@ class IndexInfo:
     vector_index: str = ""  # the vector index in use, in words (the setting is in ``settings``)
     calibrated_on: str | None = None  # what the model's hybrid-score calibration was fitted on; None: uncalibrated
     default_floor: float | None = None  # the hybrid mode's default --min-score; None: no floor
+    unembedded: int = 0  # passages whose text is searchable but whose vector is not made yet
 
     @property
     def stale(self) -> int:
@@ -243,6 +242,7 @@ class IndexInfo:
             **self.settings.recorded(),
             "files": self.files,
             "passages": self.passages,
+            "passages_embedded": self.passages - self.unembedded,
             "size_bytes": self.size_bytes,
             "created": _when(self.created),
             "updated": _when(self.updated),
@@ -292,9 +292,7 @@ class EvalReport:
     results: list[ModeResult] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        data = _model_key(asdict(self))
-        data["index_dir"] = str(self.index_dir)
-        return data
+        return {**_model_key(asdict(self)), "index_dir": str(self.index_dir)}
 
 
 def _model_key(data: dict[str, Any]) -> dict[str, Any]:

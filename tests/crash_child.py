@@ -7,8 +7,8 @@ embedder, and optionally kill itself at a named point (test code, never the prod
 ``--interrupt`` sends SIGINT instead (as Ctrl-C would); ``--pause`` creates FILE there
 and waits until it is deleted (to run other commands against a writer mid-run). The product has no hooks for
 this: the points are functions of semsearch and of the standard library, patched here
-from the outside. ``SEMSEARCH_TEST_COMMIT_EVERY`` shrinks the commit batch so a small
-corpus commits in several batches. With ``--real-model`` the real default model is used.
+from the outside. ``SEMSEARCH_TEST_COMMIT_EVERY`` shrinks the commit batches (text and
+vectors) so a small corpus commits several of each. With ``--real-model`` the real default model is used.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import semsearch.embedders
-import semsearch.indexing.lifecycle
+import semsearch.indexing.steps
 import semsearch.indexing.writer
 from semsearch import cli, defaults
 from semsearch.embedders.onnx_runtime import OnnxEmbedder
@@ -38,7 +38,8 @@ POINTS = {
     "read": "a file has been read, before it is decoded",
     "chunk": "a file is about to be cut into passages",
     "embed": "a batch of passages is about to be embedded",
-    "insert": "a file's passages are being inserted (transaction open)",
+    "insert": "a file's passages are being inserted, text only (transaction open): the text phase",
+    "vectors": "a batch's vectors are being stored (transaction open): the embedding phase",
     "commit": "SQLite is about to run COMMIT",
     "committed": "a batch has just been committed",
     "fsync": "vectors.faiss's temp file is written, about to be flushed and renamed",
@@ -89,7 +90,7 @@ def _install(trigger: _Trigger) -> None:
     os.scandir = before("walk", os.scandir)
     os.fsync = before("fsync", os.fsync)
     os.replace = before("replace", os.replace)
-    writer, sync = semsearch.indexing.writer, semsearch.indexing.lifecycle
+    writer, sync = semsearch.indexing.writer, semsearch.indexing.steps
     writer.read_document = before("read", writer.read_document)
     writer.chunk_text = before("chunk", writer.chunk_text)
     sync.exchange_folders = after("swapped", before("swap", sync.exchange_folders))
@@ -102,6 +103,8 @@ def _install(trigger: _Trigger) -> None:
         def trace(statement: str) -> None:
             if statement.startswith("INSERT INTO chunks"):
                 hit("insert")
+            elif statement.startswith("UPDATE chunks SET vector"):
+                hit("vectors")
             elif statement == "COMMIT":
                 hit("commit")
 
@@ -130,6 +133,8 @@ def run(argv: list[str]) -> None:
         semsearch.embedders.load = fake_loader
     if os.environ.get("SEMSEARCH_TEST_COMMIT_EVERY"):
         defaults.COMMIT_EVERY = int(os.environ["SEMSEARCH_TEST_COMMIT_EVERY"])
+        defaults.TEXT_COMMIT_EVERY = 4 * defaults.COMMIT_EVERY  # the text phase commits in several batches too
+        defaults.SORT_WINDOW = 2 * defaults.COMMIT_EVERY
     actions = {
         "--kill": lambda: os.kill(os.getpid(), signal.SIGKILL),
         "--interrupt": lambda: os.kill(os.getpid(), signal.SIGINT),

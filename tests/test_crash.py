@@ -145,22 +145,29 @@ def check_committed(root: Path, corpus: Corpus, monkeypatch: pytest.MonkeyPatch,
                 continue
             text = corpus.versions[path][rec.digest]  # a version of the file that really existed
             chunks = chunk_text(text, FAKE.token_spans, settings.chunk_tokens, settings.overlap)
-            ids, vectors = store.file_vectors(path)
-            rows = store.passages(ids)
-            assert [(rows[i].start_line, rows[i].end_line, rows[i].text) for i in ids] == [
+            rows = sorted(store.passages(store.passage_ids([path])).values(), key=lambda r: r.ordinal)
+            assert [(r.start_line, r.end_line, r.text) for r in rows] == [
                 (c.start_line, c.end_line, c.text) for c in chunks
             ], path
-            expected = FAKE.embed_documents([c.text for c in chunks]) if chunks else np.zeros((0, FAKE.dimension))
+            # Its vectors: those embedded so far (all of them once the embedding phase is done), each right.
+            ids, vectors = store.file_vectors(path)
+            ordinals = [next(r.ordinal for r in rows if r.id == i) for i in ids]
+            expected = (FAKE.embed_documents([chunks[o].text for o in ordinals]) if ids
+                        else np.zeros((0, FAKE.dimension)))
             assert np.array_equal(vectors, codec.decode(codec.encode(expected), FAKE.dimension))  # as stored: int8
-        assert len(idx.store.vectors()) == store.count_passages() and files == store.count_files()
+        embedded = store.count_passages() - store.count_unembedded()
+        assert len(idx.store.vectors()) == embedded == store.count_vectors("passages")
+        assert files == store.count_files()
     return True
 
 
 # Named kill points, in the order they are used on one folder; each run resumes the last.
-FIRST_INDEX = ["walk:1", "replace:1", "embed:1", "insert:1", "commit:2", "committed:3", "read:5", "chunk:4",
-               "fsync:1", "replace:1"]
-UPDATE = ["walk:2", "read:2", "embed:1", "insert:2", "commit:1", "fsync:1"]
-REBUILD = ["embed:2", "commit:3", "fsync:1", "replace:2", "swap:1", "swapped:1"]
+# Progressive indexing: each run commits the text of what it reads first (insert, read, chunk:
+# the text phase), then embeds (embed, vectors: the embedding phase), then writes the vector files.
+FIRST_INDEX = ["walk:1", "replace:1", "insert:1", "commit:2", "read:5", "chunk:4", "committed:2",
+               "embed:1", "vectors:1", "embed:3", "committed:2", "vectors:2", "fsync:1", "replace:1"]
+UPDATE = ["walk:2", "read:2", "insert:2", "commit:1", "embed:1", "vectors:1", "fsync:1"]
+REBUILD = ["insert:3", "embed:2", "vectors:2", "commit:3", "fsync:1", "replace:2", "swap:1", "swapped:1"]
 
 
 @pytest.mark.slow
@@ -194,7 +201,7 @@ def test_sigkill_at_every_named_point_then_resume(tmp_path: Path, monkeypatch: p
     assert child("index", root).returncode == 0  # the swapped-in index is complete: nothing to do
     assert snapshot(root) == corpus.reference(tmp_path, chunk_tokens=100)
     assert sorted(p.name for p in root.iterdir() if p.name.startswith(".semsearch")) == [".semsearch"]
-    assert sum(KILLS.values()) >= 20 and set(KILLS) >= {"walk", "embed", "commit", "fsync", "swap"}
+    assert sum(KILLS.values()) >= 25 and set(KILLS) >= {"walk", "insert", "embed", "vectors", "commit", "fsync", "swap"}
 
 
 def assert_approximately_equal(got: dict, want: dict) -> None:
@@ -283,7 +290,8 @@ def test_sigkill_with_the_real_model(tmp_path: Path, sample_copy: Path) -> None:
                             env={**os.environ, "SEMSEARCH_TEST_COMMIT_EVERY": "32"}, capture_output=True, timeout=600)
     assert result.returncode == -signal.SIGKILL
     with Index(root) as idx:
-        assert 0 < idx.info().files < 52  # two batches kept
+        info = idx.info()  # every file's text, and two batches of vectors, kept
+        assert info.files == 52 and info.passages - info.unembedded == 64
     report = sync(root)
     assert report.passages_embedded <= report.passages - 64  # resume re-embedded only what was lost
     with Index(root) as a, Index(sample_copy) as b:
@@ -332,13 +340,13 @@ def test_one_writer_at_a_time_readers_see_the_last_commit_and_a_dead_writer_is_t
     root = corpus.root
     outside = tmp_path / "sleep-notes.md"  # a file from outside the index, for `similar`
     shutil.copy(root / "health" / "sleep-notes.md", outside)
-    first = start_paused(root, "committed:2", tmp_path / "first-paused")
+    first = start_paused(root, "embed:3", tmp_path / "first-paused")  # every file's text and two vector batches
     try:
         second = child("index", root)
         assert second.returncode == 2
         assert f"another index is running on {root} (pid {first.pid})" in second.stderr
         assert len(second.stderr.strip().splitlines()) == 1
-        # Readers, meanwhile, see the two committed batches, through the command line too.
+        # Readers, meanwhile, see what was committed (similar: the files embedded so far), through the command line too.
         check_committed(root, corpus, monkeypatch, index_expected=True)
         for args in (["info"], ["query", QUERIES[1]], ["similar", outside]):
             result = child(*args, "--index", root, "--format", "json")

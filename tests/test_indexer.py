@@ -239,11 +239,20 @@ def test_interrupted_first_index_keeps_its_batches_and_resumes(tmp_path: Path, m
     with pytest.raises(KeyboardInterrupt):
         sync(root, embedder_factory=Interrupting(at_call=3))
     with Index(root, embedder_factory=FakeFactory()) as idx:
-        assert idx.info().files == 20  # two batches of 10 were committed before Ctrl-C
+        # Progressive: every file's text was committed first; two batches of 10 vectors before Ctrl-C.
+        info = idx.info()
+        assert (info.files, info.passages, info.unembedded) == (45, 45, 25)
+        assert info.to_dict()["passages_embedded"] == 20
         assert idx.query("topic 3")  # and they answer
+        assert idx.query("44", mode="lexical")[0].path == "note044.md"  # the last file, by its words
+        for path in idx.store.catalog.files():  # stored vectors for the embedded files only
+            embedded = bool(idx.store.catalog.file_vectors(path)[0])
+            assert idx.similarity(root / path, "topic").a.from_index == embedded
     resumed = FakeFactory()
     report = sync(root, embedder_factory=resumed)
-    assert len(report.added) == 25 and report.unchanged == 20 and resumed.passages_embedded == 25
+    # Nothing is read or chunked again: only the 25 passages without a vector are embedded.
+    assert not report.added and report.unchanged == 45 and resumed.passages_embedded == 25
+    assert report.passages_embedded == 25
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     many_notes(fresh, 45)
@@ -260,11 +269,18 @@ def test_interrupted_update_and_rebuild_leave_the_last_good_index(notes: Path, f
     (notes / "logs.md").write_text("changed content entirely\n")
     with pytest.raises(KeyboardInterrupt):
         sync(notes, embedder_factory=Interrupting(at_call=1))
-    assert fingerprint(notes) == before
+    # The new text was committed before embedding began: found by its words, not yet by meaning.
+    after_text = fingerprint(notes)
+    assert after_text["files"] == before["files"]
+    with open_index(notes, FakeFactory()) as idx:
+        assert idx.query("changed content entirely", mode="lexical")[0].path == "logs.md"
+        assert idx.info().unembedded == 1
     with pytest.raises(KeyboardInterrupt):
         sync(notes, embedder_factory=Interrupting(at_call=1), rebuild=True)
-    assert fingerprint(notes) == before and not (notes / ".semsearch.building").exists()
-    assert index(notes, FakeFactory()).updated == ["logs.md"]
+    # The old index answers as it was; the rebuild's committed text waits beside it, for the next --rebuild.
+    assert fingerprint(notes) == after_text and (notes / ".semsearch.building").exists()
+    report = index(notes, FakeFactory())
+    assert report.passages_embedded == 1 and not report.updated
 
 
 def test_stale_or_missing_faiss_file_is_rebuilt_from_the_catalog(notes: Path, fake: FakeFactory) -> None:

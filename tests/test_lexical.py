@@ -69,7 +69,7 @@ def test_an_index_of_schema_1_asks_for_a_rebuild(indexed: Path, fake: FakeFactor
     with conn:
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     conn.close()
-    with pytest.raises(CorruptIndexError, match=r"schema version 1, this semsearch reads 3; .*--rebuild"):
+    with pytest.raises(CorruptIndexError, match=r"schema version 1, this semsearch reads 4; .*--rebuild"):
         Index(indexed, embedder_factory=fake)
     sync(indexed, embedder_factory=fake, rebuild=True)
     assert lexical(indexed, "logrotate") == ["logs.md"]

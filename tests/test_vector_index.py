@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from semsearch import Index, sync
 from semsearch.cli import app
+from semsearch.defaults import SCHEMA_VERSION
 from semsearch.embedders import ModelRef
 from semsearch.storage import LocalStore, NewPassage, segmented
 from semsearch.storage.shapes import Shape
@@ -236,7 +237,7 @@ def make_schema_2(index_dir: Path) -> None:
                 conn.execute(f"UPDATE {table} SET {column} = ? WHERE id = ?",
                              (codec.decode([blob], dimension)[0].astype("<f4").tobytes(), rid))
         for trigger in ("chunks_changes_insert", "chunks_changes_delete", "files_changes_insert",
-                        "files_changes_delete", "files_changes_update"):
+                        "files_changes_delete", "files_changes_update", "chunks_changes_vector"):
             conn.execute(f"DROP TRIGGER {trigger}")
         conn.execute("DROP TABLE changes")
         conn.execute("DELETE FROM meta WHERE key = 'changes_since'")
@@ -266,12 +267,39 @@ def test_a_schema_2_index_is_read_then_upgraded_without_re_embedding(notes: Path
     assert fake.passages_embedded == 0 and report.files == 3
     assert any("upgraded the index" in n for n in told) and len(told) == 1
     with Index(notes, embedder_factory=FakeFactory()) as idx:
-        assert idx.store.catalog.schema == 3
+        assert idx.store.catalog.schema == SCHEMA_VERSION
         assert [(h.path, round(h.score, 2)) for h in idx.query("rotate logs", mode="dense")] == want
     conn = sqlite3.connect(notes / ".semsearch" / "catalog.sqlite")
     assert {r[0] for r in conn.execute("SELECT length(vector) FROM chunks")} == {4 + 64}  # was 4 × 64
     conn.close()
     assert sorted(p.name for p in notes.iterdir() if p.name.startswith(".semsearch")) == [".semsearch"]
+
+
+def test_a_schema_3_index_is_upgraded_in_place_then_indexes_progressively(notes: Path) -> None:
+    sync(notes, embedder_factory=FakeFactory())
+    catalog = notes / ".semsearch" / "catalog.sqlite"
+    conn = sqlite3.connect(catalog)
+    with conn:  # what semsearch wrote before progressive indexing: no unembedded index, no trigger
+        conn.execute("DROP TRIGGER chunks_changes_vector")
+        conn.execute("DROP INDEX chunks_unembedded")
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    conn.close()
+    with Index(notes, embedder_factory=FakeFactory()) as idx:
+        assert idx.store.catalog.schema == 3 and idx.info().unembedded == 0
+        want = [(h.path, round(h.score, 4)) for h in idx.query("rotate logs", mode="dense")]
+    (notes / "tea.md").write_text("Green tea is steeped briefly in water below boiling.\n")
+    fake = FakeFactory()
+    report = sync(notes, embedder_factory=fake)
+    assert fake.passages_embedded == 1 and report.added == ["tea.md"]  # nothing else embedded again
+    conn = sqlite3.connect(catalog)
+    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name IN ('chunks_changes_vector', "
+                        "'chunks_unembedded')").fetchone()[0] == 2
+    conn.close()
+    with Index(notes, embedder_factory=FakeFactory()) as idx:
+        assert [(h.path, round(h.score, 4)) for h in idx.query("rotate logs", mode="dense")
+                if h.path != "tea.md"] == want
+        assert idx.query("green tea")[0].path == "tea.md"
 
 
 # How far an 8-bit code's cosine may be from flat's float16 one (observed: under 0.001).

@@ -15,7 +15,8 @@ from ..records import IndexReport
 from ..settings import diff
 from .changes import plan
 from .filters import Confirm
-from .lifecycle import _check_flags, _Run, check_folder
+from .lifecycle import _check_flags, check_folder
+from .steps import Run
 from .writer import ProgressCallback
 
 
@@ -48,7 +49,7 @@ def sync_shared(
         raise BadInputError(f"--vector-index {flags['vector_index']} is for an index in a folder; a shared store "
                             "searches with pgvector (exact, HNSW once a collection is large): leave it out")
     name = check_collection_name(collection) if collection is not None else collection_for(root)
-    run = _Run(root, flags, on_progress, embedder_factory, started, "", confirm)
+    run = Run(root, flags, on_progress, embedder_factory, started, "", confirm)
     with server_errors_are_reported(store), writing(store, name) as session:
         live = session.find(name)
         if live is not None and live.root != root and not rebuild:

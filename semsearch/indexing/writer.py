@@ -1,10 +1,14 @@
-"""Read, chunk, embed and commit the files of a plan, in batches.
+"""Read, chunk and commit the files of a plan, in batches; then embed what is new.
 
-Embedded passages are committed every ``defaults.COMMIT_EVERY`` passages: an
-interrupted run keeps what it finished, never half a batch, and the next run
-resumes from there. A file whose stat changed but whose content did not (same
-digest) is not re-embedded, nor is content the catalog still holds (a copy, a move,
-a file a filter left out and lets back in): its stored passages are reused.
+Progressive indexing: the text of every new or changed file is committed first, every
+``defaults.TEXT_COMMIT_EVERY`` passages, without vectors (lexical search is then up to
+date); then :mod:`.embedding` fills in the vectors, a batch per commit. An interrupted
+run keeps what it committed, never half a batch, and the next run resumes from there
+(the passages left without a vector are embedded, nothing is chunked again). A store
+that cannot hold a passage without its vector (``Catalog.defers_vectors`` False) gets
+each batch embedded before it is committed. A file whose stat changed but whose content
+did not (same digest) is not re-embedded, nor is content the catalog still holds (a
+copy, a move, a file a filter left out and lets back in): its stored passages are reused.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from ..embedders import Embedder
 from ..records import IndexReport, Progress, Skipped
 from ..storage import Catalog, NewPassage
 from .changes import Plan, too_large
+from .embedding import embed_pending
 
 ProgressCallback = Callable[[Progress], None]
 
@@ -65,6 +70,8 @@ class Writer:
         self._reused_passages = 0
         self._bytes_total = sum(e.size for e in work.to_read)
         self._bytes_done = 0
+        self._inline = not catalog.defers_vectors  # embed each batch before committing it
+        self._batch = defaults.COMMIT_EVERY if self._inline else defaults.TEXT_COMMIT_EVERY
 
     def run(self) -> None:
         """Do the whole plan; what is committed stays committed if this is interrupted."""
@@ -84,12 +91,19 @@ class Writer:
             done += 1
             self._read(entry)
             self._bytes_done += entry.size
-            if self._pending_passages >= defaults.COMMIT_EVERY or self._reused_passages >= 16 * defaults.COMMIT_EVERY:
+            if self._pending_passages >= self._batch or self._reused_passages >= 16 * defaults.COMMIT_EVERY:
                 self._commit()
         report.removed = sorted(self._gone)
         if self._pending or self._touched or self._gone or self._to_skip or self._reused:
             self._commit(final=True)
         self._progress(done)
+        if not self._inline:
+            embed_pending(self.catalog, self._embedder, report, self._embedding_progress)
+
+    def _embedding_progress(self, embedded: int, total: int) -> None:
+        if self._on_progress:
+            n = len(self.work.to_read)
+            self._on_progress(Progress(n, n, embedded, "", self._bytes_total, self._bytes_total, total))
 
     def _progress(self, done: int, current: str = "") -> None:
         if self._on_progress:
@@ -128,11 +142,12 @@ class Writer:
         self._pending_passages += len(chunks)
 
     def _commit(self, final: bool = False) -> None:
-        """Embed what is queued and write it all in one transaction."""
+        """Write what is queued in one transaction (embedded first if ``_inline``)."""
         catalog, report, known = self.catalog, self.report, self.work.known
         texts = [c.text for _, chunks in self._pending for c in chunks]
-        vectors = (self._embedder().embed_documents(texts) if texts
-                   else np.zeros((0, catalog.settings.dimension), np.float32))
+        vectors: list[np.ndarray | None] = [None] * len(texts)
+        if self._inline and texts:
+            vectors = list(self._embedder().embed_documents(texts))
         with catalog.transaction():
             catalog.prepare_reuse()
             offset = 0
@@ -157,7 +172,8 @@ class Writer:
                 for path in self._gone:
                     catalog.retire_file(path)  # kept a while: the same content back costs no embedding
                 catalog.purge_retired(keep=catalog.count_passages())
-        report.passages_embedded += len(texts)
+        if self._inline:
+            report.passages_embedded += len(texts)
         self._pending_passages = 0
         self._reused_passages = 0
         self._reused.clear()

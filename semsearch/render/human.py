@@ -52,6 +52,9 @@ def print_info(info: IndexInfo, out: Console) -> None:
     shown = ", ".join(filters) + " (remembered; `semsearch index --reset-filters` clears them)" if filters else "none"
     table.add_row("filters", terminal_text(shown))
     table.add_row("vector index", info.vector_index)
+    if info.unembedded:
+        table.add_row("dense", f"{info.passages - info.unembedded:,} of {info.passages:,} passages embedded "
+                               f"(`semsearch index {terminal_text(str(info.root))}` embeds the rest)")
     if info.calibrated_on is not None:
         floor = f"default --min-score {info.default_floor}" if info.default_floor is not None else "no default floor"
         score = (f"calibrated: hybrid scores estimate the probability of relevance (fitted on {info.calibrated_on}); "

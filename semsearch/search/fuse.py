@@ -20,7 +20,7 @@ Legs = dict[int, tuple[float | None, float | None]]  # passage id → (cosine, B
 
 def complete_legs(
     dense: Ranked, lexical: LexicalPass, vector: np.ndarray, vectors: VectorIndex
-) -> tuple[dict[int, float], dict[int, float]]:
+) -> tuple[dict[int, float | None], dict[int, float]]:
     """Every candidate with both scores: (cosine by id, BM25 by id).
 
     Args:
@@ -30,11 +30,12 @@ def complete_legs(
             its true score).
 
     A lexical candidate gets its cosine from ``vectors``; one the vector index does not hold
-    (it should) is left out."""
-    cosine = dict(dense)
+    (not embedded yet, while ``index`` embeds) has no dense leg: its cosine is None."""
+    cosine: dict[int, float | None] = dict(dense)
     need = [pid for pid, _ in lexical.ranked if pid not in cosine]
     if need:
         cosine.update(vectors.search(vector, len(need), need))
+        cosine.update((pid, None) for pid in need if pid not in cosine)
     return cosine, {pid: lexical.scores.get(pid, 0.0) for pid in cosine}
 
 
@@ -55,11 +56,13 @@ def mix(cosine: float, share: float) -> float:
 
 
 def fuse(
-    cosine: dict[int, float], bm25: dict[int, float], ceiling: float, scale: Callable[[float], float] | None = None
+    cosine: dict[int, float | None], bm25: dict[int, float], ceiling: float,
+    scale: Callable[[float], float] | None = None,
 ) -> Ranked:
-    """The candidates by their :func:`mix` (BM25 as a share of the query's ``ceiling``),
-    best first, each mapped through ``scale`` (a calibration) when given."""
-    mixed = sorted(((pid, mix(c, lexical_share(bm25.get(pid, 0.0), ceiling))) for pid, c in cosine.items()),
+    """The candidates by their :func:`mix` (BM25 as a share of the query's ``ceiling``; a
+    passage without a vector has no dense leg, its cosine counts as 0), best first, each
+    mapped through ``scale`` (a calibration) when given."""
+    mixed = sorted(((pid, mix(c or 0.0, lexical_share(bm25.get(pid, 0.0), ceiling))) for pid, c in cosine.items()),
                    key=lambda x: (-x[1], x[0]))
     return mixed if scale is None else [(pid, scale(m)) for pid, m in mixed]
 

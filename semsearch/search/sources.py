@@ -65,7 +65,10 @@ def file_source(
         BadInputError: not a file, unreadable, binary, undecodable, or empty.
     """
     name = str(path)
-    path = Path(path).expanduser()
+    try:
+        path = Path(path).expanduser()
+    except RuntimeError:  # "~name" where no user is called "name": a file name as written
+        path = Path(path)
     if not path.is_file():
         what = "a folder" if path.is_dir() else "no such file"
         raise BadInputError(f"{name} is not a file ({what}); {hint}")
@@ -76,7 +79,7 @@ def file_source(
     if catalog is not None and rel is not None and record is not None and record.same_stat(stat.st_size,
                                                                                             stat.st_mtime_ns):
         ids, vectors = catalog.file_vectors(rel)
-        if ids:
+        if ids and len(ids) == len(catalog.passage_ids([rel])):  # all embedded (not while `index` embeds)
             rows = catalog.passages(ids) if passages else {}
             shown = [Passage(rows[i].start_line, rows[i].end_line, rows[i].text) for i in ids] if passages else None
             return Source(name, "file", rel, vectors, shown, True)

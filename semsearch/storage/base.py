@@ -47,12 +47,13 @@ class PassageRecord:
 
 @dataclass(frozen=True)
 class NewPassage:
-    """A passage to store: where it is in its file, its text and its vector."""
+    """A passage to store: where it is in its file, its text and its vector (None: to be
+    embedded later, see :meth:`Catalog.set_vectors`)."""
 
     start_line: int
     end_line: int
     text: str
-    vector: np.ndarray
+    vector: np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,9 @@ class Catalog(Protocol):
 
     root: Path
     settings: Settings
+    # True: passages can be committed with their text alone and their vectors filled in
+    # later (progressive indexing); False: every passage is stored with its vector.
+    defers_vectors: bool
 
     @property
     def generation(self) -> int: ...
@@ -104,6 +108,10 @@ class Catalog(Protocol):
     def sample_vectors(self, source: str, n: int) -> np.ndarray: ...
     def changes_since(self, source: str, generation: int) -> np.ndarray | None: ...
     def forget_changes(self, before: int) -> None: ...
+    # Progressive indexing: passages committed without a vector, found and filled in later.
+    def count_unembedded(self) -> int: ...
+    def unembedded(self, after: int, limit: int) -> list[tuple[int, str]]: ...
+    def set_vectors(self, ids: Sequence[int], vectors: np.ndarray) -> None: ...
 
     def transaction(self) -> AbstractContextManager[None]: ...
     def set_settings(self, settings: Settings) -> None: ...

@@ -32,6 +32,7 @@ from .retired import RETIRED_SCHEMA, RetiredPassages
 from .safety import open_private, private_dir
 from .sqlite import (
     FILE_COLUMNS,
+    PROGRESSIVE_SCHEMA,
     SCHEMA,
     check_readable,
     file_record,
@@ -44,6 +45,8 @@ from .sqlite import (
 
 class SqliteCatalog(CatalogWrites, RetiredPassages, CatalogVectors, CatalogLexical):
     """An open catalog. Use :meth:`create` or :meth:`open`, then :meth:`close`."""
+
+    defers_vectors = True
 
     def __init__(self, index_dir: Path, conn: sqlite3.Connection, snapshot: bool = False) -> None:
         self.index_dir = index_dir
@@ -84,7 +87,7 @@ class SqliteCatalog(CatalogWrites, RetiredPassages, CatalogVectors, CatalogLexic
         os.close(open_private(tmp, new=True))  # SQLite gives its -wal and -shm files the catalog's mode
         conn = cls._connect(tmp)
         conn.execute("PRAGMA journal_mode = WAL")  # recorded in the file: readers never block the writer
-        conn.executescript(SCHEMA + RETIRED_SCHEMA)
+        conn.executescript(SCHEMA + PROGRESSIVE_SCHEMA + RETIRED_SCHEMA)
         now = str(time.time())
         generation = str(time.time_ns())
         meta = {
@@ -254,10 +257,11 @@ class SqliteCatalog(CatalogWrites, RetiredPassages, CatalogVectors, CatalogLexic
         return int(self._rows("SELECT count(*) FROM files WHERE skipped IS NULL")[0][0])
 
     def count_passages(self) -> int:
-        with self._lock:  # counting a million rows takes a while: once per generation
+        """Passages indexed, embedded or not (counting a million rows takes a while: once per generation)."""
+        with self._lock:
             generation = self.generation
             if self._counted is None or self._counted[0] != generation:
-                self._counted = (generation, self.count_vectors("passages"))
+                self._counted = (generation, int(self._rows("SELECT count(*) FROM chunks")[0][0]))
             return self._counted[1]
 
     def disk_bytes(self) -> int:

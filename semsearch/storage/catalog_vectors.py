@@ -22,7 +22,7 @@ from .sqlite import name_param, name_value
 
 # Where each kind of vector lives, and its kind number in the journal.
 SOURCES = {
-    "passages": ("chunks", "vector", "", 0),
+    "passages": ("chunks", "vector", "AND vector != x''", 0),  # x'': not embedded yet
     "files": ("files", "centroid", "AND centroid IS NOT NULL", 1),
 }
 
@@ -31,6 +31,7 @@ class CatalogVectors:
     """Vector reads and the change journal of :class:`~semsearch.storage.catalog.SqliteCatalog`."""
 
     codec: str
+    schema: int
     settings: Any
 
     if TYPE_CHECKING:  # provided by the catalog
@@ -53,9 +54,10 @@ class CatalogVectors:
         return matrix
 
     def file_vectors(self, path: str) -> tuple[list[int], np.ndarray]:
-        """The passage ids and vectors of one indexed file (empty if it has none)."""
+        """The passage ids and vectors of one indexed file (empty if it has none; only
+        those embedded so far while ``index`` embeds)."""
         rows = self._rows("SELECT c.id, c.vector FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path = ? "
-                          "ORDER BY c.ordinal", (name_param(path),))
+                          "AND c.vector != x'' ORDER BY c.ordinal", (name_param(path),))
         return [r[0] for r in rows], self._decode(r[1] for r in rows)
 
     def centroid(self, path: str) -> np.ndarray | None:
@@ -98,6 +100,17 @@ class CatalogVectors:
         """How many vectors ``source`` (``passages`` or ``files``) holds."""
         table, _, only, _ = SOURCES[source]
         return int(self._rows(f"SELECT count(*) FROM {table} WHERE 1 {only}")[0][0])
+
+    def count_unembedded(self) -> int:
+        """Passages whose text is committed but not yet their vector (an ``index`` run embeds them)."""
+        if self.schema < 4:  # every passage of an older schema has its vector
+            return 0
+        return int(self._rows("SELECT count(*) FROM chunks WHERE vector = x''")[0][0])
+
+    def unembedded(self, after: int, limit: int) -> list[tuple[int, str]]:
+        """Up to ``limit`` (id, text) of passages still without a vector, by id, after id ``after``."""
+        return [(r[0], r[1]) for r in self._rows("SELECT id, text FROM chunks WHERE vector = x'' AND id > ? "
+                                                  "ORDER BY id LIMIT ?", (after, limit))]
 
     def vectors_of(self, source: str, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """The (ids, vectors) of those of ``ids`` that ``source`` holds, by id."""

@@ -70,11 +70,16 @@ class CatalogWrites:
                 raise
 
     def put_file(self, path: str, size: int, mtime_ns: int, digest: str, passages: Sequence[NewPassage]) -> None:
-        """Insert or replace a file and its passages (inside a transaction)."""
+        """Insert or replace a file and its passages (inside a transaction). Passages
+        without a vector are stored with an empty one, for :meth:`set_vectors` to fill in."""
         self.delete_file(path)
-        vectors = np.stack([p.vector for p in passages]) if passages else np.zeros((0, self.settings.dimension))
-        blobs = codecs.encode(vectors, self.codec)
-        centroid = codecs.encode(mean_vector(vectors), self.codec)[0] if passages else None
+        embedded = bool(passages) and all(p.vector is not None for p in passages)
+        blobs: list[bytes] = [b""] * len(passages)
+        centroid = None
+        if embedded:
+            vectors = np.stack([p.vector for p in passages])  # type: ignore[misc]
+            blobs = codecs.encode(vectors, self.codec)
+            centroid = codecs.encode(mean_vector(vectors), self.codec)[0]
         cur = self._conn.execute(
             "INSERT INTO files (path, size, mtime_ns, digest, centroid) VALUES (?, ?, ?, ?, ?)",
             (name_param(path), size, mtime_ns, digest, centroid),
@@ -85,6 +90,22 @@ class CatalogWrites:
             [(file_id, i, p.start_line, p.end_line, p.text, blob)
              for i, (p, blob) in enumerate(zip(passages, blobs, strict=True))],
         )
+
+    def set_vectors(self, ids: Sequence[int], vectors: np.ndarray) -> None:
+        """Fill in the vectors of passages stored without one; a file whose passages all
+        have theirs now gets its mean vector (inside a transaction)."""
+        blobs = codecs.encode(vectors, self.codec)
+        self._conn.executemany("UPDATE chunks SET vector = ? WHERE id = ? AND vector = x''",
+                               zip(blobs, (int(i) for i in ids), strict=True))
+        ids_json = json.dumps([int(i) for i in ids])
+        done = self._conn.execute(
+            "SELECT DISTINCT file_id FROM chunks WHERE id IN (SELECT value FROM json_each(?)) AND file_id NOT IN "
+            "(SELECT file_id FROM chunks WHERE vector = x'')", (ids_json,)).fetchall()
+        for (file_id,) in done:
+            rows = self._conn.execute("SELECT vector FROM chunks WHERE file_id = ?", (file_id,)).fetchall()
+            mean = mean_vector(codecs.decode([r[0] for r in rows], self.settings.dimension, self.codec))
+            self._conn.execute("UPDATE files SET centroid = ? WHERE id = ?", (codecs.encode(mean, self.codec)[0],
+                                                                              file_id))
 
     def put_skipped(self, path: str, size: int, mtime_ns: int, digest: str, reason: str) -> None:
         """Remember a file that is not indexed, so an unchanged one costs only a stat (inside a transaction)."""

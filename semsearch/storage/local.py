@@ -109,6 +109,8 @@ class LocalStore:
         elif running_writer(self.index_dir):  # normal while `index` runs: it writes the files when done
             if source == "passages":
                 log.warning("index in progress: searching the %d files committed so far", self.catalog.count_files())
+        elif self.catalog.count_unembedded():
+            pass  # an interrupted run left passages to embed: Index.query says how many, and what to run
         elif self.catalog.count_vectors(source) and not (source == "files" and self.catalog.schema < 3):
             log.warning("%s was %s; rebuilt it from the catalog", files.main.name, loaded)  # schema 2 had no files.*
         return files.build(self.catalog, self.catalog.settings.vector_index)

@@ -69,6 +69,8 @@ class PgCatalog(PgCatalogVectors, PgWrites):
         collections: what this catalog covers; a writer has exactly one.
     """
 
+    defers_vectors = False  # passages are stored with their vectors (no progressive indexing here yet)
+
     def __init__(self, conn: Any, where: str, collections: Sequence[CollectionRow], snapshot: bool = False) -> None:
         self._conn = conn
         self.where = where

@@ -126,6 +126,17 @@ class PgCatalogVectors:
     def forget_changes(self, before: int) -> None:
         """Nothing to forget: this store keeps no change journal."""
 
+    # A collection stores every passage with its vector (``defers_vectors`` is False):
+    # a run embeds each batch before committing it, so nothing is ever left to embed.
+    def count_unembedded(self) -> int:
+        return 0
+
+    def unembedded(self, after: int, limit: int) -> list[tuple[int, str]]:
+        return []
+
+    def set_vectors(self, ids: Sequence[int], vectors: np.ndarray) -> None:
+        raise NotImplementedError("a PostgreSQL collection stores each passage with its vector")
+
 
 class PgVectors:
     """The collections' vectors of ``source`` (passages, or files' mean vectors) in

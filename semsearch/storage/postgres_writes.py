@@ -54,7 +54,7 @@ class PgWrites:
 
     def put_file(self, path: str, size: int, mtime_ns: int, digest: str, passages: Sequence[NewPassage]) -> None:
         self.delete_file(path)
-        centroid = mean_vector(np.stack([p.vector for p in passages])) if passages else None
+        centroid = mean_vector(np.stack([p.vector for p in passages])) if passages else None  # type: ignore[misc]
         row = self._conn.execute(
             "INSERT INTO semsearch_files (collection, path, size, mtime_ns, digest, centroid) "
             "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",

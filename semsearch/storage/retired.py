@@ -77,7 +77,7 @@ class RetiredPassages:
         self._conn.execute(
             "INSERT INTO retired (digest, ordinal, start_line, end_line, text, vector, retired) "
             "SELECT f.digest, c.ordinal, c.start_line, c.end_line, c.text, c.vector, ? FROM chunks c "
-            "JOIN files f ON f.id = c.file_id WHERE f.path = ? "
+            "JOIN files f ON f.id = c.file_id WHERE f.path = ? AND f.centroid IS NOT NULL "  # fully embedded
             "AND NOT EXISTS (SELECT 1 FROM files g WHERE g.digest = f.digest AND g.id != f.id)",  # still indexed
             (time.time(), name_param(path)))
         self.delete_file(path)

@@ -35,7 +35,7 @@ CREATE TABLE chunks (
     start_line INTEGER NOT NULL,
     end_line INTEGER NOT NULL,
     text TEXT NOT NULL,
-    vector BLOB NOT NULL  -- int8 codes and their scale (storage/codec.py); float32 in schema 2
+    vector BLOB NOT NULL  -- int8 codes and their scale (storage/codec.py); float32 in schema 2; x'' until embedded
 );
 CREATE INDEX chunks_file ON chunks(file_id);
 -- Lexical search: an external-content FTS5 index over the passage text, kept in step
@@ -71,6 +71,16 @@ CREATE TRIGGER files_changes_update AFTER UPDATE OF centroid ON files BEGIN
     INSERT INTO changes SELECT CAST(value AS INTEGER), 1, new.id FROM meta WHERE key = 'generation';
 END;
 """
+
+# Schema 4 (progressive indexing): a passage is committed with its text and an empty
+# vector, which embedding fills in later; the unembedded are found through a partial
+# index, and filling one in is journaled like an insert (a vector file takes it in).
+PROGRESSIVE_STATEMENTS = (
+    "CREATE INDEX IF NOT EXISTS chunks_unembedded ON chunks(id) WHERE vector = x''",
+    "CREATE TRIGGER IF NOT EXISTS chunks_changes_vector AFTER UPDATE OF vector ON chunks BEGIN "
+    "INSERT INTO changes SELECT CAST(value AS INTEGER), 0, new.id FROM meta WHERE key = 'generation'; END",
+)
+PROGRESSIVE_SCHEMA = "".join(f"{statement};\n" for statement in PROGRESSIVE_STATEMENTS)
 
 
 FILE_COLUMNS = "id, path, size, mtime_ns, digest, skipped"  # in FileRecord's field order

@@ -1,4 +1,7 @@
-"""Bring an index made by an older semsearch (schema 2) to this one's, without re-embedding.
+"""Bring an index made by an older semsearch (schema 2 or 3) to this one's, without re-embedding.
+
+Schema 3 differs only by what progressive indexing adds (an index and a trigger): it is
+upgraded in place, in one transaction.
 
 Schema 2 stored each vector twice at float32 (catalog and ``vectors.faiss``). The upgrade
 copies the catalog into a new one beside the live index (in the folder ``--rebuild``
@@ -20,6 +23,7 @@ from . import codec
 from .catalog import SqliteCatalog
 from .layout import exchange_folders, writer_lock
 from .local import LocalStore
+from .sqlite import PROGRESSIVE_STATEMENTS
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,10 @@ def upgrade(index_dir: Path, building: Path) -> bool:
     with SqliteCatalog.open(index_dir) as old:
         if old.schema >= SCHEMA_VERSION:
             return False
+        if old.schema == 3:  # schema 4 adds an index and a trigger: in place, in one transaction
+            old._maintain([*((statement, ()) for statement in PROGRESSIVE_STATEMENTS),
+                           ("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))])
+            return True
         settings, created = old.settings, old.created
     try:
         with writer_lock(building):  # held too, so that once swapped in it is still ours
