@@ -1,9 +1,40 @@
-"""The command line: ``app`` (Typer) with one module per command, and ``run``, the entry point."""
+"""The command line: ``app`` (Typer) with one module per command, and ``run``, the entry point.
+
+The command modules are imported when ``app`` is first used: ``run`` first offers the
+command to a running server (:mod:`.remote`), which needs none of them.
+"""
 
 from __future__ import annotations
 
-# Each module registers its commands on app, in the order --help lists them.
-from . import index, query, similarity, info, eval, watch, serve, mcp, completion  # noqa: F401  # isort: skip
-from .app import app, run
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .app import app
 
 __all__ = ["app", "run"]
+
+
+def _commands() -> Any:
+    # Each module registers its commands on app, in the order --help lists them.
+    from . import index, query, similarity, info, eval, watch, serve, mcp, completion  # noqa: F401  # isort: skip
+    from .app import app
+
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        return _commands()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def run() -> None:
+    """The console entry point: a query a running server can answer is answered there
+    (stdlib only, so the answer comes before Typer or the model could load); anything else runs here."""
+    from .remote import answered_by_server
+
+    answered_by_server()  # exits when it answered
+    _commands()
+    from .app import run as run_here
+
+    run_here()
