@@ -12,6 +12,10 @@
          lexical query over HTTP finds the word; next to a cold `semsearch index` of one edit.
   burst  `semsearch watch` (real model): 1,000 new files, then all 1,000 rewritten (new
          mtime) with 10 really changed; passages embedded, as the watch logs them.
+  cli    `semsearch query` in a new process while `semsearch serve` runs on the same index
+         (a copy of sample_corpus/, real model): answered through the server, next to the
+         same command cold (SEMSEARCH_NO_SERVER=1) and to a bare `python -c pass`; wall and
+         CPU time (user + system), medians; the two answers are checked to be identical.
   soak   `semsearch serve --watch` on a copy of sample_corpus/ (real model) for --minutes
          (default 10): a loop of edits (a note rewritten every second, each time with a new
          word) and 4 query clients (all three modes, each pausing 0.1 s between queries):
@@ -258,6 +262,55 @@ def bench_burst(tmp: Path) -> list[tuple[str, str, str]]:
              "only changed content is embedded (expected 11: the ten changed notes and the new one)")]
 
 
+def timed(command: list[str], runs: int, cwd: Path, **env: str) -> tuple[list[float], list[float], bytes]:
+    """Wall and CPU (user + system) seconds of ``runs`` runs of ``command``, and its last stdout."""
+    import resource
+
+    walls, cpus, out = [], [], b""
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        out = subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             env={**os.environ, **env}).stdout
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return walls, cpus, out
+
+
+def bench_cli(tmp: Path, runs: int = 20) -> list[tuple[str, str, str]]:
+    folder = tmp / "sample"
+    shutil.copytree(REPO / "sample_corpus", folder)
+    subprocess.run([*SEMSEARCH, "index", str(folder)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    query = [*SEMSEARCH, "query", "how do I keep a sourdough starter alive", "-f", "json"]
+    bare = timed([sys.executable, "-c", "pass"], runs, folder)
+    cold = timed(query, 5, folder, SEMSEARCH_NO_SERVER="1")
+    server = Child("serve", str(folder), "--port", "0")
+    try:
+        client = Client(server.wait_for(r"at (http://\S+)").group(1))
+        timed(query, 2, folder)  # the server's first queries (its model warms up)
+        warm = timed(query, runs, folder)
+        answers = []
+        for _ in range(runs):  # the server's own part: the same query over a kept-alive connection
+            start = time.perf_counter()
+            client.get("/query", q=query[3])
+            answers.append(time.perf_counter() - start)
+    finally:
+        server.stop()
+    if warm[2] != cold[2]:
+        raise SystemExit("the answer through the server differs from the local one")
+
+    def cell(t: tuple[list[float], list[float], bytes]) -> str:
+        return f"{statistics.median(t[0]):.3f} s wall, {statistics.median(t[1]):.3f} s CPU"
+
+    return [(f"`semsearch query` in a new process, answered by a running `serve` (sample_corpus, real model; "
+             f"median of {runs})", cell(warm) + f", p95 wall {percentile(warm[0], 0.95):.3f} s",
+             f"cold, the same command alone (median of 5): {cell(cold)}, "
+             f"{statistics.median(cold[0]) / statistics.median(warm[0]):.0f}× the wall through the server; "
+             f"a bare `python -c pass`: {cell(bare)}; the server's own answer (HTTP from a warm client): "
+             f"{statistics.median(answers):.3f} s median; the answers are identical")]
+
+
 def rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status", encoding="ascii") as fh:
         return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:")) / 1024
@@ -311,11 +364,11 @@ def bench_soak(tmp: Path, minutes: float) -> list[tuple[str, str, str]]:
                 errors.append(f"the server exited {server.proc.returncode}")
                 break
             time.sleep(10)
-        # the last edit is searchable once the watch has caught up
-        word = f"quokka{counts['edits'] - 1}x{os.getpid()}"
         stop.set()
         for t in threads:
             t.join()
+        # the last edit is searchable once the watch has caught up
+        word = f"quokka{counts['edits'] - 1}x{os.getpid()}"
         deadline = time.monotonic() + 120
         caught_up = False
         while not caught_up and time.monotonic() < deadline:
@@ -331,13 +384,14 @@ def bench_soak(tmp: Path, minutes: float) -> list[tuple[str, str, str]]:
     return [(f"soak: `serve --watch`, {minutes:g} min, 4 query clients + 1 edit/s (sample_corpus, real model)",
              f"{counts['errors']} errors in {counts['queries']:,} queries",
              f"{counts['edits']} edits, {updates} index updates logged; the last edit searchable after the loop: "
-             f"{'yes' if caught_up else 'NO'}" + (f"; first errors: {errors[:3]}" if errors else "")),
+             f"{'yes' if caught_up else 'NO'}" + (f"; first errors: {errors[:3]}" if errors else "")
+             + ("" if caught_up else f"; the server's last lines: {server.lines[-5:]}")),
             ("soak: the server's RSS, minute 1 → end", f"{at_1:.0f} MB → {end:.0f} MB ({(end / at_1 - 1) * 100:+.1f}%)",
              "samples every 10 s: min " + f"{min(mb for _, mb in rss):.0f} MB, max {max(mb for _, mb in rss):.0f} MB; "
              f"at start {rss[0][1]:.0f} MB")]
 
 
-PARTS = ("http", "watch", "burst", "soak")
+PARTS = ("http", "watch", "burst", "cli", "soak")
 
 
 def main() -> None:
@@ -352,7 +406,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             rows = {"http": lambda: bench_http(Path(tmp), [int(s) for s in args.sizes.split(",")]),
                     "watch": lambda: bench_watch(Path(tmp)), "burst": lambda: bench_burst(Path(tmp)),
-                    "soak": lambda: bench_soak(Path(tmp), args.minutes)}[part]()
+                    "cli": lambda: bench_cli(Path(tmp)), "soak": lambda: bench_soak(Path(tmp), args.minutes)}[part]()
         table = "| measure | result | next to its baseline |\n|---|---|---|\n" + "\n".join(
             f"| {a} | {b} | {c} |" for a, b, c in rows)
         sizes = {"http": f" --sizes {args.sizes}", "soak": f" --minutes {args.minutes:g}"}.get(part, "")
