@@ -77,12 +77,25 @@ def test_the_product_alone_cannot_answer_this_index(corpus: Path, server: LivePr
     """What makes the comparisons above mean something: they were answered by the server."""
     alone = product("query", "compost kitchen scraps", "-f", "json", cwd=corpus, SEMSEARCH_NO_SERVER="1")
     assert alone.returncode == 2 and "vectors" in alone.stderr
-    assert product("query", "compost", "--no-server", cwd=corpus).returncode == 2
+    opted_out = product("query", "compost", "--no-server", cwd=corpus)
+    assert opted_out.returncode == 2 and "vectors" in opted_out.stderr
     # What it does not handle goes to the local path too: the context block, -C, a batch.
     assert product("query", "compost", "-f", "context", cwd=corpus).returncode == 2
     assert product("query", "compost", "-C", "2", "-f", "table", cwd=corpus).returncode == 2
     assert product("query", "compost", "--top-k", "0", cwd=corpus).returncode == 2  # an error stays the CLI's
     assert product("query", "compost", "-f", "paths", cwd=corpus).returncode == 0
+
+
+def test_the_answer_through_the_server_loads_nothing_heavy(server: LiveProcess, corpus: Path) -> None:
+    """The point of it: no model runtime, no vectors, no Typer or Rich in the client."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "semsearch", "query", "garlic", "-f", "json"],
+                          capture_output=True, text=True, cwd=corpus, timeout=300, check=False)
+    assert done.returncode == 0 and json.loads(done.stdout), done.stderr
+    loaded = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in done.stderr.splitlines()
+              if line.startswith("import time:")}
+    assert "semsearch" in loaded
+    heavy = {"torch", "onnxruntime", "tokenizers", "faiss", "numpy", "typer", "click", "rich", "fastapi", "pathspec"}
+    assert not loaded & heavy, loaded & heavy
 
 
 def test_the_endpoint_file_is_owner_only_and_removed_on_exit(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from ..render import (
 )
 from .app import app, errors_to_exit_codes, nothing_found, one_thread_search
 from .options import (  # the shared store (cli/shared.py)
+    INDEX_PANEL,
     RANKING_PANEL,
     AbsoluteOpt,
     CollectionsOpt,
@@ -80,6 +81,9 @@ def query(
     ] = None,
     store: StoreOpt = None,
     collection: CollectionsOpt = None,
+    no_server: Annotated[bool, typer.Option(
+        "--no-server", help="Answer here even while `semsearch serve` runs on this index (which a query uses "
+        "when it can; also SEMSEARCH_NO_SERVER=1).", rich_help_panel=INDEX_PANEL)] = False,
 ) -> None:
     """Find the passages that mean what TEXT says, best first.
 
