@@ -1,6 +1,6 @@
 """The long-lived commands' speed, each figure next to a baseline from the same run.
 
-    python benchmarks/live.py [--only http,watch,burst] [--sizes 10000,100000] [--write]
+    python benchmarks/live.py [--only http,watch,burst,cli,soak] [--sizes 10000,100000] [--minutes 10] [--write]
 
   http   `semsearch serve` on an index of N passages (SciFact text cut by the real
          tokenizer, random unit vectors so that a big index is cheap to build; each query
