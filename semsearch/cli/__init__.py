@@ -6,6 +6,8 @@ command to a running server (:mod:`.remote`), which needs none of them.
 
 from __future__ import annotations
 
+import sys
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -22,10 +24,20 @@ def _commands() -> Any:
     return app
 
 
-def __getattr__(name: str) -> Any:
-    if name == "app":
+class _Package(ModuleType):
+    """This package, whose ``app`` is always the Typer app with its commands: importing the
+    submodule of the same name (cli/app.py) binds the submodule here, and is ignored."""
+
+    @property
+    def app(self) -> Any:
         return _commands()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+    @app.setter
+    def app(self, _value: object) -> None:
+        pass
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def run() -> None:

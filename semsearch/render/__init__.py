@@ -6,10 +6,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import BadInputError
+from ..lazy import lazy_names
 from .formats import MACHINE_FORMATS, Format
 
 if TYPE_CHECKING:
@@ -34,14 +34,7 @@ _HOMES = {"Around": ".table", "EvalProgressBar": ".progress", "IndexProgressBar"
           "notice": ".console", "safe": ".console", "stderr_console": ".console", "stdout_console": ".console",
           "write_context": ".context"}
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(_HOMES[name], __name__), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_names(__name__, _HOMES)
 
 def show_results(results: Sequence[ResultSet], fmt: Format, out: Console, *, paths: PathShown | None = None,
                  null: bool = False, query: str | None = None, around: Around | None = None) -> None:
