@@ -56,9 +56,10 @@ def serve(
             sock = _listen(host, port)
             where = sock.getsockname()
             url = f"http://{f'[{where[0]}]' if ':' in where[0] else where[0]}:{where[1]}"
-            print_line(stderr_console(), f"serving {live.root} at {url}" + (" (watching for changes)" if watch else ""))
             local_token = new_token()
-            with _advertised(live, where, local_token):
+            with _advertised(live, where, local_token):  # before the line that says it serves
+                print_line(stderr_console(), f"serving {live.root} at {url}"
+                           + (" (watching for changes)" if watch else ""))
                 _run(create_app(live, token, loopback=is_loopback(host), local_token=local_token), sock)
 
 

@@ -44,8 +44,8 @@ def advertised(index_dir: Path, host: str, port: int, token: str) -> Iterator[No
         yield
         return
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, data, 0)
+        os.pwrite(fd, data, 0)  # over what a killed server left, then cut what is left of it
+        os.ftruncate(fd, len(data))
     finally:
         os.close(fd)
     try:
