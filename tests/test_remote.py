@@ -22,6 +22,8 @@ import pytest
 
 from .live_process import CHILD, LiveProcess, indexed_copy
 
+pytestmark = pytest.mark.slow  # a real HTTP server in a child process: out of the fast tier
+
 ENDPOINT = Path(".semsearch") / "server.json"
 
 
@@ -186,7 +188,6 @@ def test_serve_never_writes_its_endpoint_through_a_planted_link(tmp_path: Path) 
     assert target.read_text() == "untouched\n" and (root / ENDPOINT).is_symlink()
 
 
-@pytest.mark.slow
 def test_real_model_query_through_the_server_is_the_local_answer(sample_copy: Path) -> None:
     args = ["query", "how do I keep a sourdough starter alive", "-f", "json"]
     alone = product(*args, cwd=sample_copy, SEMSEARCH_NO_SERVER="1")
