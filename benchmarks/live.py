@@ -1,6 +1,6 @@
 """The long-lived commands' speed, each figure next to a baseline from the same run.
 
-    python benchmarks/live.py [--only http,watch,burst] [--sizes 10000,100000] [--write]
+    python benchmarks/live.py [--only http,watch,burst,cli,soak] [--sizes 10000,100000] [--minutes 10] [--write]
 
   http   `semsearch serve` on an index of N passages (SciFact text cut by the real
          tokenizer, random unit vectors so that a big index is cheap to build; each query
@@ -12,6 +12,14 @@
          lexical query over HTTP finds the word; next to a cold `semsearch index` of one edit.
   burst  `semsearch watch` (real model): 1,000 new files, then all 1,000 rewritten (new
          mtime) with 10 really changed; passages embedded, as the watch logs them.
+  cli    `semsearch query` in a new process while `semsearch serve` runs on the same index
+         (a copy of sample_corpus/, real model): answered through the server, next to the
+         same command cold (SEMSEARCH_NO_SERVER=1) and to a bare `python -c pass`; wall and
+         CPU time (user + system), medians; the two answers are checked to be identical.
+  soak   `semsearch serve --watch` on a copy of sample_corpus/ (real model) for --minutes
+         (default 10): a loop of edits (a note rewritten every second, each time with a new
+         word) and 4 query clients (all three modes, each pausing 0.1 s between queries):
+         errors (target 0) and the server's RSS at minute 1 and at the end (growth ≤ 10%).
 With --write, each part's table replaces its own section of BENCHMARKS.md.
 """
 
@@ -254,23 +262,154 @@ def bench_burst(tmp: Path) -> list[tuple[str, str, str]]:
              "only changed content is embedded (expected 11: the ten changed notes and the new one)")]
 
 
-PARTS = ("http", "watch", "burst")
+def timed(command: list[str], runs: int, cwd: Path, **env: str) -> tuple[list[float], list[float], bytes]:
+    """Wall and CPU (user + system) seconds of ``runs`` runs of ``command``, and its last stdout."""
+    import resource
+
+    walls, cpus, out = [], [], b""
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        out = subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             env={**os.environ, **env}).stdout
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return walls, cpus, out
+
+
+def bench_cli(tmp: Path, runs: int = 20) -> list[tuple[str, str, str]]:
+    folder = tmp / "sample"
+    shutil.copytree(REPO / "sample_corpus", folder)
+    subprocess.run([*SEMSEARCH, "index", str(folder)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    query = [*SEMSEARCH, "query", "how do I keep a sourdough starter alive", "-f", "json"]
+    bare = timed([sys.executable, "-c", "pass"], runs, folder)
+    cold = timed(query, 5, folder, SEMSEARCH_NO_SERVER="1")
+    server = Child("serve", str(folder), "--port", "0")
+    try:
+        client = Client(server.wait_for(r"at (http://\S+)").group(1))
+        timed(query, 2, folder)  # the server's first queries (its model warms up)
+        warm = timed(query, runs, folder)
+        answers = []
+        for _ in range(runs):  # the server's own part: the same query over a kept-alive connection
+            start = time.perf_counter()
+            client.get("/query", q=query[3])
+            answers.append(time.perf_counter() - start)
+    finally:
+        server.stop()
+    if warm[2] != cold[2]:
+        raise SystemExit("the answer through the server differs from the local one")
+
+    def cell(t: tuple[list[float], list[float], bytes]) -> str:
+        return f"{statistics.median(t[0]):.3f} s wall, {statistics.median(t[1]):.3f} s CPU"
+
+    return [(f"`semsearch query` in a new process, answered by a running `serve` (sample_corpus, real model; "
+             f"median of {runs})", cell(warm) + f", p95 wall {percentile(warm[0], 0.95):.3f} s",
+             f"cold, the same command alone (median of 5): {cell(cold)}, "
+             f"{statistics.median(cold[0]) / statistics.median(warm[0]):.0f}× the wall through the server; "
+             f"a bare `python -c pass`: {cell(bare)}; the server's own answer (HTTP from a warm client): "
+             f"{statistics.median(answers):.3f} s median; the answers are identical")]
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:")) / 1024
+
+
+def bench_soak(tmp: Path, minutes: float) -> list[tuple[str, str, str]]:
+    folder = tmp / "sample"
+    shutil.copytree(REPO / "sample_corpus", folder)
+    subprocess.run([*SEMSEARCH, "index", str(folder)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    notes = sorted(p for p in folder.rglob("*.md") if ".semsearch" not in p.parts)
+    originals = {p: p.read_text(encoding="utf-8") for p in notes}
+    server = Child("serve", str(folder), "--port", "0", "--watch")
+    url = server.wait_for(r"at (http://\S+)").group(1)
+    Client(url).get("/query", q="warm up")
+    stop = threading.Event()
+    counts = {"queries": 0, "errors": 0, "edits": 0}
+    errors: list[str] = []
+    rss: list[tuple[float, float]] = []
+
+    def ask(k: int) -> None:
+        client, i = Client(url), 0
+        while not stop.is_set():
+            mode = ("hybrid", "dense", "lexical")[i % 3]
+            try:
+                client.get("/query", q=QUERIES[(k * 7 + i) % len(QUERIES)], mode=mode)
+                counts["queries"] += 1
+            except (SystemExit, OSError, ValueError, http.client.HTTPException) as exc:
+                counts["errors"] += 1
+                errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                client = Client(url)
+            i += 1
+            stop.wait(0.1)
+
+    def edit() -> None:
+        i = 0
+        while not stop.is_set():
+            note = notes[i % len(notes)]
+            note.write_text(originals[note] + f"\nA soak line about quokka{i}x{os.getpid()}.\n", encoding="utf-8")
+            counts["edits"] += 1
+            i += 1
+            stop.wait(1.0)
+
+    threads = [threading.Thread(target=ask, args=(k,)) for k in range(4)] + [threading.Thread(target=edit)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    try:
+        while (elapsed := time.monotonic() - start) < minutes * 60:
+            rss.append((elapsed, rss_mb(server.proc.pid)))
+            if server.proc.poll() is not None:
+                errors.append(f"the server exited {server.proc.returncode}")
+                break
+            time.sleep(10)
+        stop.set()
+        for t in threads:
+            t.join()
+        # the last edit is searchable once the watch has caught up
+        word = f"quokka{counts['edits'] - 1}x{os.getpid()}"
+        deadline = time.monotonic() + 120
+        caught_up = False
+        while not caught_up and time.monotonic() < deadline:
+            caught_up = bool(Client(url).get("/query", q=word, mode="lexical", top_k=1)["results"])
+            time.sleep(0.2)
+        rss.append((time.monotonic() - start, rss_mb(server.proc.pid)))
+    finally:
+        stop.set()
+        server.stop()
+    at_1 = next(mb for t, mb in rss if t >= 60) if any(t >= 60 for t, _ in rss) else rss[0][1]
+    end = rss[-1][1]
+    updates = sum(1 for line in server.lines if re.search(r"updated ", line))
+    return [(f"soak: `serve --watch`, {minutes:g} min, 4 query clients + 1 edit/s (sample_corpus, real model)",
+             f"{counts['errors']} errors in {counts['queries']:,} queries",
+             f"{counts['edits']} edits, {updates} index updates logged; the last edit searchable after the loop: "
+             f"{'yes' if caught_up else 'NO'}" + (f"; first errors: {errors[:3]}" if errors else "")
+             + ("" if caught_up else f"; the server's last lines: {server.lines[-5:]}")),
+            ("soak: the server's RSS, minute 1 → end", f"{at_1:.0f} MB → {end:.0f} MB ({(end / at_1 - 1) * 100:+.1f}%)",
+             "samples every 10 s: min " + f"{min(mb for _, mb in rss):.0f} MB, max {max(mb for _, mb in rss):.0f} MB; "
+             f"at start {rss[0][1]:.0f} MB")]
+
+
+PARTS = ("http", "watch", "burst", "cli", "soak")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default=",".join(PARTS))
     parser.add_argument("--sizes", default="10000", help="index sizes (passages) for the http part, comma-separated")
+    parser.add_argument("--minutes", type=float, default=10, help="how long the soak part runs")
     parser.add_argument("--write", action="store_true", help="update this script's section of BENCHMARKS.md")
     args = parser.parse_args()
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     for part in [p for p in PARTS if p in args.only.split(",")]:
         with tempfile.TemporaryDirectory() as tmp:
             rows = {"http": lambda: bench_http(Path(tmp), [int(s) for s in args.sizes.split(",")]),
-                    "watch": lambda: bench_watch(Path(tmp)), "burst": lambda: bench_burst(Path(tmp))}[part]()
+                    "watch": lambda: bench_watch(Path(tmp)), "burst": lambda: bench_burst(Path(tmp)),
+                    "cli": lambda: bench_cli(Path(tmp)), "soak": lambda: bench_soak(Path(tmp), args.minutes)}[part]()
         table = "| measure | result | next to its baseline |\n|---|---|---|\n" + "\n".join(
             f"| {a} | {b} | {c} |" for a, b, c in rows)
-        sizes = f" --sizes {args.sizes}" if part == "http" else ""
+        sizes = {"http": f" --sizes {args.sizes}", "soak": f" --minutes {args.minutes:g}"}.get(part, "")
         section = (f"<!-- live-{part}:start -->\nMeasured {time.strftime('%Y-%m-%d')} on {machine} (shared with "
                    f"other jobs: load average {os.getloadavg()[0]:.1f} at the end) with "
                    f"`python benchmarks/live.py --only {part}{sizes} --write`:\n\n{table}\n<!-- live-{part}:end -->")

@@ -15,6 +15,7 @@ INDEX_DIR_NAME = ".semsearch"
 CATALOG_NAME = "catalog.sqlite"
 FAISS_NAME = "vectors.faiss"
 LOCK_NAME = "lock"
+ENDPOINT_NAME = "server.json"  # where a running `serve` says how to reach it (owner-only; cli/remote.py)
 # 2: FTS5 lexical index over the passages. 3: vectors as int8 codes with their scale, ids
 # never reused, a journal of changes (so vector files are updated, not rewritten).
 # Schema 2 indexes are still read, and `index` upgrades them without re-embedding.

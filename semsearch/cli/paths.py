@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInputError
-from ..ignore import compile_globs
 from ..records import Hit
 
 log = logging.getLogger("semsearch.cli")
@@ -75,7 +74,10 @@ class PathView:
         Raises:
             BadInputError: a glob names a place outside the index.
         """
-        compile_globs(patterns, "--path")  # a glob the user wrote wrong is an error as written, not once rewritten
+        if patterns:
+            from ..ignore import compile_globs  # pathspec, loaded only when there are globs
+
+            compile_globs(patterns, "--path")  # a glob written wrong is an error as written, not once rewritten
         out = []
         for pattern in (p.strip() for p in patterns):
             if not pattern:

@@ -26,6 +26,7 @@ from ..render import (
 from ..search import CrossEncoderReranker
 from .app import app, errors_to_exit_codes, nothing_found, one_thread_search
 from .options import (  # the shared store (cli/shared.py)
+    INDEX_PANEL,
     RANKING_PANEL,
     AbsoluteOpt,
     CollectionsOpt,
@@ -86,6 +87,9 @@ def query(
                                   help="Re-order the candidates with this local sentence-transformers CrossEncoder "
                                   "folder (none ships with semsearch); --min-score then applies to its scores.")
     ] = None,
+    no_server: Annotated[bool, typer.Option(
+        "--no-server", help="Answer here even while `semsearch serve` runs on this index (which a query uses "
+        "when it can; also SEMSEARCH_NO_SERVER=1).", rich_help_panel=INDEX_PANEL)] = False,
 ) -> None:
     """Find the passages that mean what TEXT says, best first.
 

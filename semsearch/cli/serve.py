@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -46,6 +47,7 @@ def serve(
     Ctrl-C stops it."""
     with errors_to_exit_codes(), until_stopped("serving"):
         from ..server import check_bind, create_app, is_loopback
+        from ..server.endpoint import new_token
 
         check_bind(host, token)
         one_thread_search()
@@ -54,8 +56,21 @@ def serve(
             sock = _listen(host, port)
             where = sock.getsockname()
             url = f"http://{f'[{where[0]}]' if ':' in where[0] else where[0]}:{where[1]}"
-            print_line(stderr_console(), f"serving {live.root} at {url}" + (" (watching for changes)" if watch else ""))
-            _run(create_app(live, token, loopback=is_loopback(host)), sock)
+            local_token = new_token()
+            with _advertised(live, where, local_token):  # before the line that says it serves
+                print_line(stderr_console(), f"serving {live.root} at {url}"
+                           + (" (watching for changes)" if watch else ""))
+                _run(create_app(live, token, loopback=is_loopback(host), local_token=local_token), sock)
+
+
+def _advertised(live: LiveIndex, where: tuple[str, int], local_token: str) -> AbstractContextManager[None]:
+    """The endpoint file for `semsearch query`, when this server listens on the loopback."""
+    from ..server import is_loopback
+    from ..server.endpoint import advertised
+
+    if not is_loopback(where[0]) or isinstance(live.index.index_dir, str):
+        return nullcontext()
+    return advertised(live.index.index_dir, where[0], where[1], local_token)
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import os
-from enum import Enum
 
 from rich.console import Console
 
 from .escape import terminal_text, visible
+from .formats import MACHINE_FORMATS, Format
 
+__all__ = ["MACHINE_FORMATS", "Format", "choose_format", "error", "notice", "safe", "stderr_console",
+           "stdout_console"]
 
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-    jsonl = "jsonl"
-    tsv = "tsv"
-    csv = "csv"
-    paths = "paths"
-    vimgrep = "vimgrep"
-    context = "context"  # query only: the best passages as one block for a language model
-
-
-MACHINE_FORMATS = (Format.json, Format.jsonl)
 
 def safe(text: str) -> str:
     """``text`` with every control character (but newline and tab) shown as an escape, ``\\x1b``."""

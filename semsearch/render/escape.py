@@ -15,9 +15,10 @@ markup. JSON carries the exact strings (JSON-escaped); ``paths`` output carries 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from rich.markup import escape as _markup_escape
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.text import Text
 
 # C0 controls, DEL, C1 controls; bidi embeddings/overrides/isolates and marks; line and
 # paragraph separators; lone surrogates (undecodable bytes of a name, kept by surrogateescape).
@@ -42,11 +43,15 @@ def visible(text: object, keep_lines: bool = False) -> str:
 
 def for_terminal(text: object) -> str:
     """A string safe inside Rich markup: control characters visible, markup escaped."""
-    return _markup_escape(visible(text))
+    from rich.markup import escape
+
+    return escape(visible(text))
 
 
 def terminal_text(text: object, style: str = "", keep_lines: bool = False) -> Text:
     """``text`` as a Rich ``Text`` (no markup parsing) with control characters visible."""
+    from rich.text import Text
+
     return Text(visible(text, keep_lines), style=style)
 
 

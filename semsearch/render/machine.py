@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..records import Hit
-from .console import Format
 from .escape import for_csv, for_tsv
+from .formats import Format
 
 # One result set: the query it answers (None when there is a single query) and its hits.
 ResultSet = tuple["str | None", list[Hit]]

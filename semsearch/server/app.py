@@ -77,8 +77,9 @@ class SimilarIn(BaseModel):
     path: list[str] = Field(default_factory=list, description="only files matching one of these globs")
 
 
-def create_app(live: LiveIndex, token: str | None = None, loopback: bool = True) -> Guard:
-    """The ASGI app serving ``live``; ``token`` and ``loopback`` as :class:`Guard` checks them."""
+def create_app(live: LiveIndex, token: str | None = None, loopback: bool = True,
+               local_token: str | None = None) -> Guard:
+    """The ASGI app serving ``live``; ``token``, ``loopback`` and ``local_token`` as :class:`Guard` checks them."""
     api = FastAPI(title="semsearch", version=__version__, docs_url=None, redoc_url=None,
                   description="Search a folder of text files by meaning. Paths are relative to `root`.")
 
@@ -155,4 +156,4 @@ def create_app(live: LiveIndex, token: str | None = None, loopback: bool = True)
     def health() -> Any:
         return JSONResponse(answers.health(live))
 
-    return Guard(api, token, loopback)
+    return Guard(api, token, loopback, local_token)

@@ -3,7 +3,8 @@
 By default the server listens on the loopback interface only. Listening anywhere else
 is refused unless a token is set: anyone who can reach the port could otherwise read
 every indexed note. With a token, each request must carry ``Authorization: Bearer
-TOKEN`` (compared in constant time), else 401. On loopback, the ``Host`` header must
+TOKEN`` (compared in constant time), else 401; the per-run token a server writes in its
+endpoint file (for ``semsearch query`` to use it) is accepted too. On loopback, the ``Host`` header must
 name the loopback too: a web page that points its own domain at 127.0.0.1 (DNS
 rebinding) cannot make the browser read your notes through the server.
 """
@@ -60,9 +61,10 @@ class Guard:
     """ASGI middleware that checks the Host header (on loopback) and the token (if set)."""
 
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], token: str | None,
-                 loopback: bool) -> None:
+                 loopback: bool, local_token: str | None = None) -> None:
         self.app = app
-        self._expected = f"Bearer {token}".encode() if token else None
+        tokens = [token, local_token] if token else []
+        self._expected = [f"Bearer {t}".encode() for t in tokens if t]
         self._loopback = loopback
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -72,9 +74,10 @@ class Guard:
             if self._loopback and not is_loopback(host):
                 await _deny(send, 403, "this server answers requests to localhost only")
                 return
-            if self._expected is not None:
+            if self._expected:
                 given = headers.get(b"authorization", b"")
-                if not hmac.compare_digest(given, self._expected):
+                matches = [hmac.compare_digest(given, expected) for expected in self._expected]  # each compared
+                if not any(matches):
                     await _deny(send, 401, "a valid token is needed: send the header 'Authorization: Bearer TOKEN'")
                     return
         await self.app(scope, receive, send)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..defaults import CATALOG_NAME, FAISS_NAME, INDEX_DIR_NAME, LOCK_NAME
+from ..defaults import CATALOG_NAME, ENDPOINT_NAME, FAISS_NAME, INDEX_DIR_NAME, LOCK_NAME
 from ..errors import IndexLockedError, IndexNotFoundError
 from .safety import check_own, open_private, private_dir
 
@@ -66,12 +66,12 @@ def stray_entries(index_dir: Path) -> list[str]:
 
 
 # What semsearch makes in an index folder: the catalog and SQLite's files beside it, the
-# vector files (storage/local.py), the lock, its .gitignore, and the temporary files of a
-# catalog or vector file being written.
+# vector files (storage/local.py), the lock, its .gitignore, a running server's endpoint, and the
+# temporary files of a catalog or vector file being written.
 VECTOR_FILES = (FAISS_NAME, "vectors.delta", "files.faiss", "files.delta")
 _OURS = re.compile(rf"(?:{re.escape(CATALOG_NAME)}(?:{re.escape(CREATING)})?(?:-wal|-shm|-journal)?"
                    rf"|(?:{'|'.join(map(re.escape, VECTOR_FILES))})(?:\.\d+\.tmp)?"
-                   rf"|{re.escape(LOCK_NAME)}|{re.escape(GITIGNORE)})")
+                   rf"|{re.escape(LOCK_NAME)}|{re.escape(GITIGNORE)}|{re.escape(ENDPOINT_NAME)})")
 
 
 def building_dir(root: Path) -> Path:
