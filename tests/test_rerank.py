@@ -14,6 +14,8 @@ from semsearch.cli import app
 
 from .test_eval import CORPUS, QRELS, QUERIES, write_beir
 
+pytestmark = pytest.mark.slow  # sentence-transformers and torch load a cross-encoder: out of the fast tier
+
 runner = CliRunner()
 QUERY = "what to do with kitchen scraps and fallen leaves"
 
