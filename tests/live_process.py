@@ -91,3 +91,8 @@ class LiveProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def serving(proc: LiveProcess) -> str:
+    """The URL of a ``serve`` child, once it says it is serving."""
+    return proc.wait_for(r"serving .* at (http://127\.0\.0\.1:\d+)").group(1)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from .live_process import CHILD, LiveProcess, indexed_copy
+from .live_process import CHILD, LiveProcess, indexed_copy, serving
 
 pytestmark = pytest.mark.slow  # a real HTTP server in a child process: out of the fast tier
 
@@ -47,7 +47,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def server(corpus: Path) -> LiveProcess:
     with LiveProcess("serve", corpus, "--port", "0") as proc:
-        proc.wait_for(r"serving .* at http://127\.0\.0\.1:\d+")
+        serving(proc)
         yield proc
 
 

@@ -14,16 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .live_process import LiveProcess, indexed_copy
+from .live_process import LiveProcess, indexed_copy, serving
 
 pytestmark = pytest.mark.slow  # a real HTTP server in a child process: out of the fast tier
 
 TOKEN = "a-long-enough-test-token"
-
-
-def serving(proc: LiveProcess) -> str:
-    """The server's URL, once it says it is serving."""
-    return proc.wait_for(r"serving .* at (http://127\.0\.0\.1:\d+)").group(1)
 
 
 @pytest.fixture(scope="module")
