@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from semsearch import Index, sync
 from semsearch.cli import app
 from semsearch.storage.postgres_store import PgStore, writing
+from semsearch.storage.sqlite import MAX_QUERY_WORDS, query_words
 
 from .conftest import copy_sample
 from .fakes import FakeFactory
@@ -296,3 +297,20 @@ def test_the_lexical_ceiling_bounds_every_bm25_score(pg_url: str, corpus: Path, 
         assert best > 0.3 * store.catalog.lexical_ceiling("logrotate")
     for text in QUERIES:  # hybrid on the shared store: scores in 0..1, as on the local store
         assert all(0 <= h["score"] <= 1 for h in hits(pg_url, text))
+
+
+def test_a_long_query_asks_for_its_rarest_words(pg_url: str, corpus: Path, fake_model: None) -> None:
+    """As on the local store, a query of more words than are asked for keeps its rarest: a
+    rare word after many common ones still counts (it used to be cut with the words past
+    the first 32)."""
+    ok("index", corpus, "--store", pg_url)
+    with PgStore.open(pg_url, ["notes"]) as store:
+        common = [r[0] for r in store.catalog._rows(
+            "SELECT word FROM ts_stat('SELECT tsv FROM semsearch_passages') WHERE word ~ '^[a-z]{4,}$' "
+            "ORDER BY ndoc DESC, word LIMIT 60")]
+        text = " ".join(common)
+        assert len(query_words(text)) > MAX_QUERY_WORDS
+        holders = dict(store.catalog.lexical("logrotate", 50))
+        without, with_rare = (dict(store.catalog.lexical(t, 1000)) for t in (text, f"{text} logrotate"))
+        assert holders and all(with_rare[i] > without.get(i, 0.0) for i in holders)
+        assert store.catalog.lexical_ceiling(f"{text} logrotate") > store.catalog.lexical_ceiling(text)

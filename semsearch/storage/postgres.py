@@ -33,7 +33,7 @@ from .postgres_schema import (
 )
 from .postgres_vectors import PgCatalogVectors
 from .postgres_writes import PgWrites
-from .sqlite import fts_terms
+from .sqlite import MAX_QUERY_WORDS, query_words
 
 
 @dataclass(frozen=True)
@@ -197,9 +197,9 @@ class PgCatalog(PgCatalogVectors, PgWrites):
         if not words or limit <= 0 or (allowed is not None and not allowed):
             return []
         only = "" if allowed is None else "AND p.id = ANY(%s)"
-        params: list[Any] = [" ".join(words), self._ids, self._ids, self._ids, " | ".join(f"'{w}'" for w in words)]
+        params: list[Any] = [" ".join(words), self._ids, self._ids, self._ids]
         params += [] if allowed is None else [sorted(int(i) for i in allowed)]
-        rows = self._rows(BM25_SQL.format(only=only), [*params, limit])
+        rows = self._rows(BM25_SQL.format(only=only, kept=MAX_QUERY_WORDS), [*params, limit])
         return [(r[0], float(r[1])) for r in rows]
 
     def lexical_ceiling(self, text: str) -> float:
@@ -238,6 +238,6 @@ class PgCatalog(PgCatalogVectors, PgWrites):
 
 
 def _words(text: str) -> list[str]:
-    """The query's words as the local store's lexical search takes them (:func:`.sqlite.fts_terms`,
-    unquoted: ``\\w`` only, so no quote or backslash reaches the SQL text)."""
-    return [term.strip('"') for term in fts_terms(text)]
+    """The query's words as the local store's lexical search takes them (:func:`.sqlite.query_words`:
+    ``\\w`` only, so no quote or backslash reaches the SQL text); the SQL keeps the rarest."""
+    return query_words(text)

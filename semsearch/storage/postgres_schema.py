@@ -225,22 +225,25 @@ def server_errors_are_reported(url: str) -> Iterator[None]:
 # Lexical ranking: BM25 (k1 1.2, b 0.75, as SQLite FTS5's bm25()) computed from the passages'
 # tsvectors, since PostgreSQL's own ts_rank_cd ranks any-word queries much worse (BENCHMARKS.md).
 # A passage's length is its count of distinct lexemes (stop words are not in a tsvector);
-# document frequencies are counted per query through the GIN index. Parameters: the query's
-# words (space-separated, \w only), the same as an OR tsquery, the collection ids (twice),
-# then the limit; ``{only}`` is empty or a filter on ``p.id``.
+# document frequencies are counted per query through the GIN index. As on the local store
+# (:func:`.sqlite.informative`), a long query asks only for its ``{kept}`` rarest lexemes
+# that some passage holds. Parameters: the query's words (space-separated, \w only), the
+# collection ids (three times), then the limit; ``{only}`` is empty or a filter on ``p.id``.
 BM25_SQL = """
 WITH terms AS (SELECT DISTINCT u.lexeme FROM unnest(to_tsvector('english', %s)) u),
 stats AS (SELECT count(*)::float8 AS n, greatest(avg(length(tsv)), 1)::float8 AS avgdl
           FROM semsearch_passages WHERE collection = ANY(%s)),
-idf AS (SELECT t.lexeme, greatest(ln((s.n - d.df + 0.5) / (d.df + 0.5)), 1e-6) AS w
-        FROM terms t CROSS JOIN stats s
-        CROSS JOIN LATERAL (SELECT count(*)::float8 AS df FROM semsearch_passages p
-                            WHERE p.collection = ANY(%s) AND p.tsv @@ quote_literal(t.lexeme)::tsquery) d)
+held AS (SELECT t.lexeme, d.df FROM terms t
+         CROSS JOIN LATERAL (SELECT count(*)::float8 AS df FROM semsearch_passages p
+                             WHERE p.collection = ANY(%s) AND p.tsv @@ quote_literal(t.lexeme)::tsquery) d
+         WHERE d.df > 0 ORDER BY d.df, t.lexeme LIMIT {kept}),
+idf AS (SELECT h.lexeme, greatest(ln((s.n - h.df + 0.5) / (h.df + 0.5)), 1e-6) AS w FROM held h CROSS JOIN stats s),
+asked AS (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS q FROM idf)
 SELECT p.id, sum(i.w * u.tf * 2.2 / (u.tf + 1.2 * (0.25 + 0.75 * length(p.tsv) / s.avgdl))) AS score
-FROM semsearch_passages p CROSS JOIN stats s
+FROM semsearch_passages p CROSS JOIN stats s CROSS JOIN asked a
 CROSS JOIN LATERAL (SELECT v.lexeme, coalesce(array_length(v.positions, 1), 1) AS tf FROM unnest(p.tsv) v) u
 JOIN idf i ON i.lexeme = u.lexeme
-WHERE p.collection = ANY(%s) AND p.tsv @@ to_tsquery('english', %s) {only}
+WHERE p.collection = ANY(%s) AND p.tsv @@ a.q {only}
 GROUP BY p.id ORDER BY score DESC, p.id LIMIT %s
 """
 
