@@ -1,6 +1,7 @@
 """Progressive indexing against another checkout (the previous main), side by side in one run.
 
     python benchmarks/progressive.py OTHER_CHECKOUT [--docs 1000] [--runs 1]
+    python benchmarks/progressive.py --searchable-only [--docs 5183] [--runs 3]
 
 For each side, alternating (other, this, ...), ``semsearch index`` of --docs SciFact
 documents (one file each, from nothing) runs as a new process with its own
@@ -9,6 +10,11 @@ only in the file the walk reaches last, and records when it is first committed: 
 then on ``semsearch query WORD --mode lexical`` finds it (checked once, with the real
 command line, after the run). Reported per side: seconds until that last file is
 lexically searchable, seconds and CPU seconds of the whole run, peak RSS, passages.
+
+With ``--searchable-only`` only this checkout runs, and each run is interrupted (Ctrl-C,
+which keeps what was committed) as soon as the last file is searchable: the time to
+search a folder too large for a side-by-side full index in one sitting (the whole SciFact
+folder). The marker is then looked up with the real command line, as above.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -43,7 +50,7 @@ def searchable_at(catalog: Path, started: float, done: threading.Event, out: lis
         time.sleep(0.1)
 
 
-def one(checkout: Path, folder: Path, cache: Path) -> dict[str, float]:
+def one(checkout: Path, folder: Path, cache: Path, stop_when_searchable: bool = False) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(checkout), "SEMSEARCH_CACHE_DIR": str(cache), "NO_COLOR": "1"}
     done, seen = threading.Event(), []
     started = time.perf_counter()
@@ -52,27 +59,37 @@ def one(checkout: Path, folder: Path, cache: Path) -> dict[str, float]:
     watcher = threading.Thread(target=searchable_at, args=(folder / ".semsearch" / "catalog.sqlite", started, done,
                                                            seen))
     watcher.start()
+    if stop_when_searchable:
+        while proc.poll() is None and not seen:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
     out = proc.stdout.read() if proc.stdout else ""
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     done.set()
     watcher.join()
-    if os.waitstatus_to_exitcode(status) != 0:
+    if os.waitstatus_to_exitcode(status) not in ((0, 130) if stop_when_searchable else (0,)):
         raise SystemExit(f"index from {checkout} failed")
     query = subprocess.run([sys.executable, "-m", "semsearch", "query", MARKER, "--mode", "lexical", "--index",
                             str(folder), "-f", "json"], capture_output=True, text=True, env=env, cwd=checkout)
     found = [h["path"] for h in json.loads(query.stdout)] if query.returncode == 0 else []
     return {"searchable": seen[0] if seen else float("nan"), "wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
-            "rss": usage.ru_maxrss / 1024, "passages": json.loads(out)["passages"], "found": float(len(found))}
+            "rss": usage.ru_maxrss / 1024, "passages": json.loads(out)["passages"] if out else float("nan"),
+            "found": float(len(found))}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("other", type=Path)
+    parser.add_argument("other", type=Path, nargs="?")
+    parser.add_argument("--searchable-only", action="store_true")
     parser.add_argument("--docs", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--cache", type=Path, default=Path(os.environ.get("SEMSEARCH_CACHE_DIR", "")))
     opts = parser.parse_args()
+    if opts.searchable_only:
+        return searchable_only(opts.docs, opts.runs, opts.cache)
+    if opts.other is None:
+        parser.error("give the other checkout, or --searchable-only")
     sides = {"other": opts.other.resolve(), "this": REPO}
     rows: dict[str, list[dict[str, float]]] = {s: [] for s in sides}
     print(f"load average before: {os.getloadavg()[0]:.1f}", flush=True)
@@ -94,6 +111,24 @@ def main() -> None:
     b_search = sum(r["searchable"] for r in rows["this"]) / opts.runs
     a_full = sum(r["wall"] for r in rows["other"]) / opts.runs
     print(f"| this side's searchable time / other side's full index | | | {b_search / a_full:.2f}× |")
+
+
+def searchable_only(docs: int, runs: int, cache: Path) -> None:
+    print(f"load average before: {os.getloadavg()[0]:.1f}", flush=True)
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for run in range(runs):
+            folder = Path(tmp) / f"this-{run}"
+            scifact_folder(folder, docs)
+            (folder / "zzzz-last.txt").write_text(f"The last file the walk reaches: {MARKER}.\n")
+            row = one(REPO, folder, cache, stop_when_searchable=True)
+            print(row, flush=True)
+            if row["found"] != 1:
+                raise SystemExit("the marker was not found by `semsearch query` after the interrupted run")
+            times.append(row["searchable"])
+    print(f"load average after: {os.getloadavg()[0]:.1f}\n")
+    print(f"{docs} SciFact files + 1: last file lexically searchable after "
+          f"{', '.join(f'{t:.1f}' for t in times)} s (median {sorted(times)[len(times) // 2]:.1f} s)")
 
 
 if __name__ == "__main__":

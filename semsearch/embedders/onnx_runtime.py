@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..chunking import exact_at_spaces
 from ..defaults import BATCH_SIZE
 from .onnx_export import CONFIG_NAME, import_onnxruntime, model_file
 
@@ -71,6 +72,11 @@ class OnnxEmbedder:
         tokenizer.no_truncation()
         tokenizer.no_padding()
         return tokenizer
+
+    @cached_property
+    def exact_at_spaces(self) -> bool:
+        """Whether a passage cut beside a space tokenizes alone as in context (chunking's shortcut)."""
+        return exact_at_spaces(self._untruncated.to_str())
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         """Character spans of the text's tokens (no special tokens)."""

@@ -8,10 +8,12 @@ settings (Hugging Face offline flags, log verbosity) belong to the entry point
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..chunking import exact_at_spaces
 from ..defaults import BATCH_SIZE
 from ..errors import ModelUnavailableError
 from .base import ModelRef
@@ -71,6 +73,11 @@ class TorchEmbedder:
         self._tokenizer = Tokenizer.from_str(hf_tokenizer.backend_tokenizer.to_str())
         self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
+
+    @cached_property
+    def exact_at_spaces(self) -> bool:
+        """Whether a passage cut beside a space tokenizes alone as in context (chunking's shortcut)."""
+        return exact_at_spaces(self._tokenizer.to_str())
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         """Character spans of the text's tokens (no special tokens)."""

@@ -136,8 +136,9 @@ class Writer:
             self._to_skip.append((entry, digest, doc))
             return
         settings = self.catalog.settings
-        chunks = chunk_text(doc.text, self._embedder().token_spans, settings.chunk_tokens or defaults.CHUNK_TOKENS,
-                            settings.overlap)
+        embedder = self._embedder()
+        chunks = chunk_text(doc.text, embedder.token_spans, settings.chunk_tokens or defaults.CHUNK_TOKENS,
+                            settings.overlap, exact_at_spaces=embedder.exact_at_spaces)
         self._pending.append((doc, chunks))
         self._pending_passages += len(chunks)
 

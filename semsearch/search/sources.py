@@ -98,7 +98,8 @@ def text_source(text: str, embedder: Embedder, settings: Settings, *, name: str 
         BadInputError: the text is empty (or only blanks).
     """
     tokens = min(settings.chunk_tokens or defaults.CHUNK_TOKENS, embedder.max_tokens)
-    chunks = chunk_text(text, embedder.token_spans, tokens, min(settings.overlap, tokens // 2))
+    chunks = chunk_text(text, embedder.token_spans, tokens, min(settings.overlap, tokens // 2),
+                        exact_at_spaces=embedder.exact_at_spaces)
     if not chunks:
         raise BadInputError(f"{_called(name)} is empty; there is nothing to compare")
     vectors = embedder.embed_documents([c.text for c in chunks])
