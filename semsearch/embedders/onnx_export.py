@@ -7,7 +7,7 @@ model gets a new copy. Making it needs torch (it traces the loaded model); using
 it needs only onnxruntime and tokenizers. Nothing here touches the network.
 
 A copy folder holds ``model.onnx`` (the transformer, fp32), ``model-int8.onnx``
-(int8 weights for this CPU's instruction set, made by :mod:`.quantize`), both already optimised by
+(int8 weights for this CPU's instruction set), both already optimised by
 onnxruntime so that loading them is quick, ``tokenizer.json`` and ``embedder.json``
 (pooling, window, prompts: what sentence-transformers does around the transformer).
 """
@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, cast
 from ..defaults import cache_dir
 from ..errors import BadInputError, SemsearchError
 from .base import ModelRef
-from .quantize import quantize
 from .torch import load_sentence_transformer, model_shape
 
 if TYPE_CHECKING:
@@ -40,8 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Bump when the layout or contents of a copy change, so old copies are not reused.
-# 2: the int8 copy keeps the first layer's feed-forward output in fp32 (quantize.py).
-EXPORT_FORMAT = 2
+EXPORT_FORMAT = 1
 CONFIG_NAME = "embedder.json"
 SUPPORTED_POOLING = ("mean", "cls", "max")
 
@@ -160,7 +158,7 @@ def _export(ref: ModelRef, folder: Path) -> None:
         work = Path(tempfile.mkdtemp(prefix=f"{folder.name}.{os.getpid()}.", suffix=".tmp", dir=folder.parent))
         raw, raw_int8 = work / "raw.onnx", work / "raw-int8.onnx"
         _trace(model, config["inputs"], raw)
-        quantize(raw, raw_int8, reduce_range=int8_variant() == "portable")
+        _quantize(raw, raw_int8)
         _optimize(raw, model_file(work, quantized=False))
         _optimize(raw_int8, model_file(work, quantized=True))
         raw.unlink()
@@ -239,6 +237,23 @@ def _trace(model: SentenceTransformer, names: list[str], target: Path) -> None:
         warnings.simplefilter("ignore")
         torch.onnx.export(Wrapped(), tuple(sample[n] for n in names), str(target), input_names=names,
                           output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False)
+
+
+def _quantize(source: Path, target: Path) -> None:
+    """Dynamic int8 quantization: weights int8 per channel, activations at run time."""
+    import logging
+
+    import_onnxruntime()
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root_logger = logging.getLogger()
+    level = root_logger.level
+    root_logger.setLevel(logging.ERROR)  # the quantizer logs a pre-processing hint at WARNING
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
+                         reduce_range=int8_variant() == "portable")
+    finally:
+        root_logger.setLevel(level)
 
 
 def _optimize(source: Path, target: Path) -> None:
