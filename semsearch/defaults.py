@@ -28,7 +28,8 @@ READABLE_SCHEMAS = (2, 3, 4)
 # ONNX copy of the same model (same vectors, no torch at query time); onnx-int8 runs
 # that copy with int8 weights (fastest; cosine about 0.99 to the fp32 vectors).
 # The default is the fastest backend whose SciFact nDCG@10 is within 0.005 of torch's:
-# onnx matches torch to four decimals; onnx-int8's dense score is 0.006 lower (BENCHMARKS.md).
+# onnx matches torch to four decimals; onnx-int8's dense score was 0.006 lower, and no int8
+# variant measured on AVX2 reaches the 0.998 mean cosine an int8 default needs (BENCHMARKS.md).
 BACKENDS = ("torch", "onnx", "onnx-int8")
 DEFAULT_BACKEND = "onnx"
 
