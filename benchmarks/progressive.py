@@ -38,6 +38,12 @@ from versus import scifact_folder  # noqa: E402
 MARKER = "zyxquokkaflint"  # in no SciFact document
 
 
+def marked_folder(folder: Path, docs: int) -> None:
+    """``docs`` SciFact documents, one file each, and the file the walk reaches last, with the marker."""
+    scifact_folder(folder, docs)
+    (folder / "zzzz-last.txt").write_text(f"The last file the walk reaches: {MARKER}.\n")
+
+
 def searchable_at(catalog: Path, started: float, done: threading.Event, out: list[float]) -> None:
     while not done.is_set():
         try:
@@ -97,8 +103,7 @@ def main() -> None:
         for run in range(opts.runs):
             for side, checkout in sides.items():
                 folder = Path(tmp) / f"{side}-{run}"
-                scifact_folder(folder, opts.docs)
-                (folder / "zzzz-last.txt").write_text(f"The last file the walk reaches: {MARKER}.\n")
+                marked_folder(folder, opts.docs)
                 rows[side].append(one(checkout, folder, opts.cache))
                 print(side, rows[side][-1], flush=True)
     print(f"load average after: {os.getloadavg()[0]:.1f}\n")
@@ -119,8 +124,7 @@ def searchable_only(docs: int, runs: int, cache: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(runs):
             folder = Path(tmp) / f"this-{run}"
-            scifact_folder(folder, docs)
-            (folder / "zzzz-last.txt").write_text(f"The last file the walk reaches: {MARKER}.\n")
+            marked_folder(folder, docs)
             row = one(REPO, folder, cache, stop_when_searchable=True)
             print(row, flush=True)
             if row["found"] != 1:

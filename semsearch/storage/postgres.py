@@ -193,7 +193,7 @@ class PgCatalog(PgCatalogVectors, PgWrites):
     def lexical(self, text: str, limit: int, allowed: Collection[int] | None = None) -> list[tuple[int, float]]:
         """The ``limit`` passages that best match any word of ``text``, best first, as (passage
         id, BM25 score: see :data:`.postgres_schema.BM25_SQL`); only ``allowed`` ids if given."""
-        words = _words(text)
+        words = query_words(text)  # \w only: no quote or backslash reaches the SQL text
         if not words or limit <= 0 or (allowed is not None and not allowed):
             return []
         only = "" if allowed is None else "AND p.id = ANY(%s)"
@@ -205,7 +205,7 @@ class PgCatalog(PgCatalogVectors, PgWrites):
     def lexical_ceiling(self, text: str) -> float:
         """The largest score :meth:`lexical` could give any passage for ``text`` here
         (:data:`.postgres_schema.CEILING_SQL`); 0 if it has no word."""
-        words = _words(text)
+        words = query_words(text)  # \w only: no quote or backslash reaches the SQL text
         if not words:
             return 0.0
         return float(self._rows(CEILING_SQL, [" ".join(words), self._ids, self._ids])[0][0])
@@ -235,9 +235,3 @@ class PgCatalog(PgCatalogVectors, PgWrites):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
-
-def _words(text: str) -> list[str]:
-    """The query's words as the local store's lexical search takes them (:func:`.sqlite.query_words`:
-    ``\\w`` only, so no quote or backslash reaches the SQL text); the SQL keeps the rarest."""
-    return query_words(text)
