@@ -203,6 +203,24 @@ def table(rows: list[tuple[str, list[Asked], bool]], floors: list[tuple[str, Flo
     return "\n".join(lines)
 
 
+def grid(rows: list[tuple[str, list[Asked], bool]], chosen: Floor | None) -> str:
+    """The tuning table: one row per floor of the grid, one column per set."""
+    heads = ["score ≥", "stand-out ≥"] + [name.split(" (")[0].split(":")[0] for name, _, _ in rows]
+    lines = ["| " + " | ".join(heads) + " |", "|---" * len(heads) + "|"]
+    for score in SCORES:
+        for gap in STANDOUTS:
+            floor = Floor(score, gap)
+            mark = "**" if floor == chosen else ""
+            cells = [f"{mark}{score}{mark}", f"{mark}{gap if gap is not None else '—'}{mark}"]
+            lines.append("| " + " | ".join(cells + [cell(entry, floor) for entry in rows]) + " |")
+    lines.append(f"\nColumns, in order: {'; '.join(name for name, _, _ in rows)}. Chosen (bold): {chosen}.")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dataset", type=Path)
@@ -213,9 +231,14 @@ def main() -> None:
     shipped = CALIBRATIONS[model_id].floor
     rows = collect(args.dataset, args.tune, product=not args.tune)
     if args.tune:
-        floors = [(f"{s}" + (f" / {g}" if g else ""), Floor(s, g)) for s in SCORES for g in STANDOUTS]
-        print(table(rows, floors))
-        print(f"chosen: {choose(rows)}")
+        chosen = choose(rows)
+        text = grid(rows, chosen)
+        print(text)
+        if args.write:
+            command = "python benchmarks/abstention.py ../shared/data/scifact --tune --write"
+            write_section("abstention-tune", f"<!-- abstention-tune:start -->\nMeasured {dt.date.today()} on "
+                          f"{machine()} with `{command}` (tuning sets only; {model_id}):\n\n{text}\n"
+                          "<!-- abstention-tune:end -->")
         return
     assert shipped is not None
     floors = [(f"score ≥ {s}", Floor(s)) for s in (0.005, shipped.score)]
@@ -224,9 +247,8 @@ def main() -> None:
     text = table(rows, floors)
     print(text)
     if args.write:
-        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         command = "python benchmarks/abstention.py ../shared/data/scifact --write"
-        write_section("abstention", f"<!-- abstention:start -->\nMeasured {dt.date.today()} on {machine} with "
+        write_section("abstention", f"<!-- abstention:start -->\nMeasured {dt.date.today()} on {machine()} with "
                       f"`{command}` (hybrid mode, {model_id}; reported sets, none used to choose the floor):\n\n"
                       f"{text}\n<!-- abstention:end -->")
         print("written to BENCHMARKS.md", file=sys.stderr)

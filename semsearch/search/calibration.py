@@ -4,8 +4,9 @@ The hybrid mix (:func:`~semsearch.search.fuse.mix`: absolute cosine plus BM25 as
 of the most the query could score in the index) is mapped through a logistic curve,
 ``1 / (1 + exp(-(a + b * mix)))``, fitted on judged queries (SciFact's train split: each
 query's first 20 documents, relevant or not). The result reads as "the chance this passage
-answers the query", the same in every index and for every query, so one threshold (the
-default floor) can tell real matches from none.
+answers the query", the same in every index and for every query, so a threshold (the
+default :class:`Floor`, with its stand-out for a match by meaning alone) can tell real
+matches from none.
 
 A calibration belongs to the model it was fitted for: the vectors of another model have
 another scale of cosines. An index built with a model that has none keeps the raw mix as
@@ -69,7 +70,7 @@ class Calibration:
 # stand-out keeps them, as nonsense rarely has a nearest file that stands out.
 CALIBRATIONS: dict[str, Calibration] = {
     "sentence-transformers/all-MiniLM-L6-v2": Calibration(
-        dimension=384, intercept=-9.5103, slope=17.0277, floor=Floor(0.01, 0.15),
+        dimension=384, intercept=-9.5103, slope=17.0277, floor=Floor(0.0075, 0.15),
         fitted_on="SciFact train (809 claims, 16,180 judged query-document pairs)",
     ),
 }
