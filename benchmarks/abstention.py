@@ -51,22 +51,12 @@ from semsearch.embedders import resolve_model
 from semsearch.evaluation import doc_id, load_dataset, prepare_index
 from semsearch.search.calibration import CALIBRATIONS, Floor, standout
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.paraphrases import PARAPHRASES  # the README demo first
+
 HERE = Path(__file__).resolve().parent
 SCORES = (0.005, 0.0075, 0.01, 0.015, 0.02)
 STANDOUTS = (None, 0.12, 0.13, 0.14, 0.15, 0.16, 0.18)
-# The README's demo query first, then the rest of tests/test_semantic.py's PARAPHRASES.
-PARAPHRASES = [
-    ("stop server journals from filling up the drive", "howto/logrotate.md"),
-    ("what to do with kitchen scraps and fallen leaves", "garden/composting.md"),
-    ("sign in to a remote computer without typing a password", "howto/ssh-keys.md"),
-    ("faucet that won't quit dripping", "home/kitchen-mixer-leak.md"),
-    ("money set aside in case I lose my job", "finance/emergency-fund.txt"),
-    ("struggling with insomnia and grogginess", "health/sleep-notes.md"),
-    ("keep my wild yeast culture alive in the fridge", "recipes/baking/sourdough-starter.md"),
-    ("lower the interest on our home loan", "finance/remortgage-2024.md"),
-    ("what to bring on a backpacking trip", "travel/packing-list-hiking.md"),
-    ("automatically re-attempt flaky web requests", "code/python-retry-decorator.md"),
-]
 
 
 @dataclass
@@ -217,8 +207,12 @@ def grid(rows: list[tuple[str, list[Asked], bool]], chosen: Floor | None) -> str
     return "\n".join(lines)
 
 
-def machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+def write(section: str, flags: str, about: str, text: str) -> None:
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    command = f"python benchmarks/abstention.py ../shared/data/scifact {flags}"
+    write_section(section, f"<!-- {section}:start -->\nMeasured {dt.date.today()} on {machine} with `{command}` "
+                  f"({about}):\n\n{text}\n<!-- {section}:end -->")
+    print("written to BENCHMARKS.md", file=sys.stderr)
 
 
 def main() -> None:
@@ -235,10 +229,7 @@ def main() -> None:
         text = grid(rows, chosen)
         print(text)
         if args.write:
-            command = "python benchmarks/abstention.py ../shared/data/scifact --tune --write"
-            write_section("abstention-tune", f"<!-- abstention-tune:start -->\nMeasured {dt.date.today()} on "
-                          f"{machine()} with `{command}` (tuning sets only; {model_id}):\n\n{text}\n"
-                          "<!-- abstention-tune:end -->")
+            write("abstention-tune", "--tune --write", f"tuning sets only; {model_id}", text)
         return
     assert shipped is not None
     floors = [(f"score ≥ {s}", Floor(s)) for s in (0.005, shipped.score)]
@@ -247,12 +238,7 @@ def main() -> None:
     text = table(rows, floors)
     print(text)
     if args.write:
-        command = "python benchmarks/abstention.py ../shared/data/scifact --write"
-        write_section("abstention", f"<!-- abstention:start -->\nMeasured {dt.date.today()} on {machine()} with "
-                      f"`{command}` (hybrid mode, {model_id}; reported sets, none used to choose the floor):\n\n"
-                      f"{text}\n<!-- abstention:end -->")
-        print("written to BENCHMARKS.md", file=sys.stderr)
-
+        write("abstention", "--write", f"hybrid mode, {model_id}; reported sets, none used to choose the floor", text)
 
 if __name__ == "__main__":
     main()
