@@ -120,6 +120,9 @@ def main() -> None:
         print(f"fit on {len(xs)} (query, document) pairs, {int(sum(ys))} relevant: a={a:.4f} b={b:.4f}")
         for level in (0.02, 0.05, 0.1, 0.15, 0.2, 0.3):
             print(f"  P={level}: mix >= {(math.log(level / (1 - level)) - a) / b:.4f}")
+        print("Put a and b in semsearch/search/calibration.py (CALIBRATIONS), then re-choose its default floor on "
+              f"the tuning sets: python benchmarks/abstention.py {args.dataset} --tune --write (and report with "
+              "--write).")
         return
     rows = []
     for w in (0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8, 1.0):

@@ -231,6 +231,7 @@ class Index:
             catalog = self.store.catalog
             settings = catalog.settings
             calibration = calibration_for(settings)
+            floor = calibration.floor if calibration is not None else None
             # A shared store's folder may be on another machine: stale files are told only where it is here.
             here = isinstance(self.store, LocalStore) or (self.root.is_dir() and not self.store.prefixed)
             work = plan(self.root, catalog.files(), settings.include, settings.exclude, 2**63,
@@ -250,7 +251,8 @@ class Index:
                 stale_removed=work.removed if work is not None else [],
                 vector_index=self.store.describe(),
                 calibrated_on=calibration.fitted_on if calibration is not None else None,
-                default_floor=calibration.floor if calibration is not None else None,
+                default_floor=floor.score if floor is not None else None,
+                default_floor_standout=floor.standout if floor is not None else None,
             )
 
     def lines_around(self, hit: Hit, lines: int) -> tuple[list[str], list[str]]:

@@ -229,6 +229,7 @@ class IndexInfo:
     vector_index: str = ""  # the vector index in use, in words (the setting is in ``settings``)
     calibrated_on: str | None = None  # what the model's hybrid-score calibration was fitted on; None: uncalibrated
     default_floor: float | None = None  # the hybrid mode's default --min-score; None: no floor
+    default_floor_standout: float | None = None  # or the nearest file, standing out by this
     unembedded: int = 0  # passages whose text is searchable but whose vector is not made yet
 
     @property
@@ -254,6 +255,7 @@ class IndexInfo:
             "calibrated": self.calibrated_on is not None,
             "calibrated_on": self.calibrated_on,
             "default_floor": self.default_floor,
+            "default_floor_standout": self.default_floor_standout,
         }
 
 

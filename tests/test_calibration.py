@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from semsearch import Index, Settings, defaults, sync
-from semsearch.search.calibration import CALIBRATIONS, calibration_for, default_floor
+from semsearch.search.calibration import CALIBRATIONS, Floor, calibration_for, default_floor, standout
+from semsearch.search.pipeline import QueryOptions, select
+from semsearch.storage import PassageRecord
 
 from .conftest import FakeFactory
 
@@ -19,7 +21,7 @@ def test_the_default_model_is_calibrated_and_its_score_is_a_probability() -> Non
     calibration = calibration_for(DEFAULT)
     assert calibration is CALIBRATIONS[defaults.DEFAULT_MODEL]
     assert 0 <= calibration(0.0) < calibration(0.5) < calibration(1.0) <= 1 and calibration(-1e9) == 0.0
-    assert default_floor("hybrid", DEFAULT) == calibration.floor  # None for now: see calibration.py
+    assert default_floor("hybrid", DEFAULT) == calibration.floor and calibration.floor is not None
     assert default_floor("dense", DEFAULT) is None and default_floor("lexical", DEFAULT) is None
 
 
@@ -47,3 +49,17 @@ def test_each_hit_carries_the_raw_scores_its_mode_computed(notes: Path, fake: Fa
         hit = idx.query("rotate logs", mode=mode)[0].to_dict()
     assert (hit["dense"] is None) == (mode == "lexical") and (hit["lexical"] is None) == (mode == "dense")
     assert hit["score"] == {"dense": hit["dense"], "lexical": hit["lexical"]}.get(mode, hit["score"])
+
+
+def test_the_floor_keeps_a_match_by_meaning_that_stands_out() -> None:
+    """Under the score floor, only the query's nearest file passes, and only when its cosine
+    stands out from the next nearest files' (a query that matches nothing has no such file)."""
+    assert standout([0.3, 0.6, 0.3, 0.3]) == pytest.approx(0.3) and standout([0.4]) == 0.0
+    rows = {pid: PassageRecord(pid, f"f{pid}.md", 0, 1, 1, "text") for pid in range(1, 6)}
+    ranked = [(1, 0.2), (2, 0.004), (3, 0.003), (4, 0.002), (5, 0.001)]  # calibrated scores, best first
+    clear = {1: (0.35, 5.0), 2: (0.30, 1.0), 3: (0.60, 0.0), 4: (0.30, 0.0), 5: (0.30, 0.0)}  # (cosine, BM25)
+    hits, reached = select(ranked, rows, QueryOptions(), Floor(0.01, 0.15), clear)
+    assert [h.path for h in hits] == ["f1.md", "f3.md"] and reached  # f3: cosine 0.60 vs the rest's 0.31
+    flat = {**clear, 3: (0.40, 0.0)}
+    assert [h.path for h in select(ranked, rows, QueryOptions(), Floor(0.01, 0.15), flat)[0]] == ["f1.md"]
+    assert [h.path for h in select(ranked, rows, QueryOptions(), Floor(0.01), clear)[0]] == ["f1.md"]

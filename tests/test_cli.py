@@ -41,7 +41,8 @@ def sample_index(request: pytest.FixtureRequest) -> Path:
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl", "tsv", "csv", "paths", "table"])
 def test_every_format_parses(sample_index: Path, fmt: str) -> None:
-    result = run("query", QUERY, "--index", sample_index, "-k", "4", "--format", fmt)
+    # --min-score 0: four rows whatever the default floor keeps (it is tested in test_semantic.py)
+    result = run("query", QUERY, "--index", sample_index, "-k", "4", "--format", fmt, "--min-score", "0")
     assert result.exit_code == 0, result.output
     out = result.stdout
     if fmt == "json":
@@ -77,7 +78,7 @@ def test_every_format_parses(sample_index: Path, fmt: str) -> None:
 
 
 def test_piped_output_defaults_to_tsv_with_nothing_else_on_stdout(sample_index: Path) -> None:
-    result = run("query", QUERY, "--index", sample_index, "-k", "3")
+    result = run("query", QUERY, "--index", sample_index, "-k", "3", "--min-score", "0")
     assert result.exit_code == 0
     assert [len(line.split("\t")) for line in result.stdout.splitlines()] == [6, 6, 6]
     assert result.stderr == ""
@@ -91,12 +92,14 @@ def test_query_from_stdin_and_from_a_batch(sample_index: Path, tmp_path: Path) -
     questions = tmp_path / "questions.txt"
     questions.write_text(f"{QUERY}\n\n   \nhow to set up passwordless login to a server\n")
     for source, stdin in ((questions, None), ("-", questions.read_text())):
-        batch = run("query", "--batch", source, "--index", sample_index, "-k", "2", "--format", "json", input=stdin)
+        batch = run("query", "--batch", source, "--index", sample_index, "-k", "2", "--format", "json",
+                    "--min-score", "0", input=stdin)
         assert batch.exit_code == 0, batch.output
         sets = json.loads(batch.stdout)
         assert [s["query"] for s in sets] == [QUERY, "how to set up passwordless login to a server"]
         assert sets[0]["results"][0]["path"] == expected and len(sets[1]["results"]) == 2
-    lines = run("query", "--batch", questions, "--index", sample_index, "-k", "2", "--format", "jsonl").stdout
+    lines = run("query", "--batch", questions, "--index", sample_index, "-k", "2", "--format", "jsonl",
+                "--min-score", "0").stdout
     assert [json.loads(line)["query"] for line in lines.splitlines()] == [QUERY, QUERY] + [
         "how to set up passwordless login to a server"
     ] * 2

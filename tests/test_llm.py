@@ -41,7 +41,9 @@ def file_lines(root: Path, path: str) -> list[str]:
 def test_context_fits_its_budget_cites_every_passage_and_leads_with_the_answer(
     sample_copy: Path, token_spans, budget: int
 ) -> None:
-    result = run("query", DEMO, "--index", sample_copy, "--format", "context", "--max-tokens", budget)
+    # --min-score 0: more results than fit (the default floor would leave the answer alone)
+    result = run("query", DEMO, "--index", sample_copy, "--format", "context", "--max-tokens", budget,
+                 "--min-score", 0)
     assert result.exit_code == 0, result.output
     assert len(token_spans(result.stdout)) <= budget
     passages = parse(result.stdout)  # each passage: [n] path:start-end, its lines, any notes

@@ -57,6 +57,9 @@ def print_info(info: IndexInfo, out: Console) -> None:
                                f"(`semsearch index {terminal_text(str(info.root))}` embeds the rest)")
     if info.calibrated_on is not None:
         floor = f"default --min-score {info.default_floor}" if info.default_floor is not None else "no default floor"
+        if info.default_floor_standout is not None:
+            floor += (f", or the nearest file by meaning when its cosine stands {info.default_floor_standout} above "
+                      "the next ones'; --min-score 0 turns it off")
         score = (f"calibrated: hybrid scores estimate the probability of relevance (fitted on {info.calibrated_on}); "
                  f"{floor}")
     else:

@@ -30,7 +30,7 @@ from .. import defaults
 from ..errors import BadInputError
 from ..records import Hit
 from ..storage import Catalog, PassageRecord, VectorIndex
-from .calibration import default_floor
+from .calibration import Floor, default_floor, standout
 from .fuse import Legs, Ranked
 from .retrieve import MODES, allowed_ids, candidates
 
@@ -93,7 +93,7 @@ def run_query(
     index = vectors() if mode != "lexical" else None
     total = catalog.count_passages() if allowed is None else len(allowed)
     fetch = min(total, max(50, options.top_k * (options.per_file or 1) * 4))
-    floor = options.min_score
+    floor = Floor(options.min_score) if options.min_score is not None else None
     if floor is None and reranker is None:
         floor = default_floor(mode, catalog.settings)
     # Grouping per file can drop many candidates: widen the search until enough pass.
@@ -111,17 +111,24 @@ def run_query(
         fetch = min(total, fetch * 4)
 
 
-def select(ranked: Ranked, rows: dict[int, PassageRecord], options: QueryOptions, floor: float | None = None,
+def select(ranked: Ranked, rows: dict[int, PassageRecord], options: QueryOptions, floor: Floor | None = None,
            legs: Legs | None = None, retrieved: dict[int, float] | None = None) -> tuple[list[Hit], bool]:
-    """Group per file, apply the score floor, keep the first ``top_k``; and whether the
-    floor was reached (so a wider search cannot add any). ``legs``: each passage's raw
-    cosine and BM25, carried into its hit. ``retrieved``: the mode's scores, when ``ranked``
-    holds a reranker's (each hit then shows the mode's score, and the reranker's beside it)."""
+    """Group per file, apply the floor, keep the first ``top_k``; and whether the score
+    floor was reached (so a wider search cannot add any: the floor's stand-out, if any, is
+    the query's nearest passage, always a candidate). ``legs``: each passage's raw cosine
+    and BM25, carried into its hit. ``retrieved``: the mode's scores, when ``ranked`` holds a reranker's (each hit then
+    shows the mode's score, and the reranker's beside it)."""
     hits: list[Hit] = []
     per: dict[str, int] = {}
+    reached = False
+    nearest = standing_out(rows, legs or {}, floor.standout) if floor is not None and floor.standout else None
     for pid, score in ranked:
-        if floor is not None and score < floor:
-            return hits, True  # ranked by score: nothing further can pass
+        if floor is not None and score < floor.score:
+            reached = True  # ranked by score: nothing further can pass but the stand-out
+            if pid != nearest:
+                if nearest is None:
+                    break
+                continue
         row = rows.get(pid)
         if row is None:
             continue
@@ -134,7 +141,7 @@ def select(ranked: Ranked, rows: dict[int, PassageRecord], options: QueryOptions
                         rerank))
         if len(hits) == options.top_k:
             break
-    return hits, False
+    return hits, reached
 
 
 def check_mode(mode: str) -> None:
@@ -149,3 +156,17 @@ def check_limits(top_k: int, per_file: int | None) -> None:
         raise BadInputError("--top-k must be at least 1")
     if per_file is not None and per_file < 1:
         raise BadInputError("--per-file must be at least 1")
+
+
+def standing_out(rows: dict[int, PassageRecord], legs: Legs, least: float) -> int | None:
+    """The passage nearest the query by meaning, if its file stands out from the next
+    nearest files' by at least ``least`` (:func:`.calibration.standout`); else None."""
+    best: dict[str, tuple[float, int]] = {}
+    for pid, (cosine, _) in legs.items():
+        row = rows.get(pid)
+        if cosine is not None and row is not None and cosine > best.get(row.path, (-2.0, 0))[0]:
+            best[row.path] = (cosine, pid)
+    if not best:
+        return None
+    top = max(best.values())
+    return top[1] if standout([c for c, _ in best.values()]) >= least else None
