@@ -33,6 +33,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
+from progressive import side_by_side  # noqa: E402
 from versus import scifact_folder  # noqa: E402
 
 SKIP = {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "ensurepip", "lib2to3", "test", "pydoc",
@@ -113,17 +114,11 @@ def prose_folder(folder: Path, n: int) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("other", type=Path)
-    parser.add_argument("--docs", type=int, default=1000)
-    parser.add_argument("--runs", type=int, default=2)
-    parser.add_argument("--prose", type=int, default=0)
-    parser.add_argument("--prose-seconds", type=float, default=0)
-    parser.add_argument("--cache", type=Path, default=Path(os.environ.get("SEMSEARCH_CACHE_DIR", "")))
-    opts = parser.parse_args()
-    sides = {"other": opts.other.resolve(), "this": REPO}
-    rows: dict[str, list[dict[str, float]]] = {s: [] for s in sides}
-    print(f"load average before: {os.getloadavg()[0]:.1f}", flush=True)
+    def prose_options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--prose", type=int, default=0)
+        parser.add_argument("--prose-seconds", type=float, default=0)
+
+    opts, sides, rows = side_by_side(__doc__, 2, prose_options)
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(opts.runs if opts.docs else 0):
             for side, checkout in sides.items():

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -66,16 +67,24 @@ def one(checkout: Path, folder: Path, cache: Path) -> dict[str, float]:
             "rss": usage.ru_maxrss / 1024, "passages": json.loads(out)["passages"], "found": float(len(found))}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def side_by_side(doc: str, runs: int, more: Callable[[argparse.ArgumentParser], None] = lambda _: None
+                 ) -> tuple[argparse.Namespace, dict[str, Path], dict[str, list[dict[str, float]]]]:
+    """The options of a script comparing this checkout with OTHER (--docs, --runs, --cache),
+    its two sides and their empty rows; prints the load average."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("other", type=Path)
     parser.add_argument("--docs", type=int, default=1000)
-    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=runs)
     parser.add_argument("--cache", type=Path, default=Path(os.environ.get("SEMSEARCH_CACHE_DIR", "")))
+    more(parser)
     opts = parser.parse_args()
     sides = {"other": opts.other.resolve(), "this": REPO}
-    rows: dict[str, list[dict[str, float]]] = {s: [] for s in sides}
     print(f"load average before: {os.getloadavg()[0]:.1f}", flush=True)
+    return opts, sides, {s: [] for s in sides}
+
+
+def main() -> None:
+    opts, sides, rows = side_by_side(__doc__, 1)
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(opts.runs):
             for side, checkout in sides.items():
