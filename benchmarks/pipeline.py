@@ -49,7 +49,8 @@ def index(checkout: Path, folder: Path, cache: Path, stop_after: float = 0) -> d
     started = time.perf_counter()
     proc = subprocess.Popen(["nice", "-n", "10", sys.executable, "-m", "semsearch", "index", str(folder), "-f", "json"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env(checkout, cache),
-                            cwd=checkout)
+                            cwd=checkout, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # (a background shell starts us with SIGINT ignored, and the child would inherit that)
     status = usage = None
     while status is None:
         pid, code, ru = os.wait4(proc.pid, os.WNOHANG)

@@ -26,6 +26,11 @@ from .parallel import ForwardPool, Pending, physical_cores
 if TYPE_CHECKING:
     from tokenizers import Encoding, Tokenizer
 
+# Tokens per forward pass at most (rows × padded width; at least one row): activation memory
+# grows with it, and with one forward pass per core at once, 32 rows of 256 tokens peaked at
+# 1.6 GB; 8 rows of 256 tokens, 0.67 GB, at a little less CPU time (BENCHMARKS.md, #17 item 2).
+FORWARD_TOKENS = 2048
+
 # sentence-transformers' names for a model's document prompt, in its order of preference.
 _DOCUMENT_PROMPTS = ("document", "passage", "corpus")
 
@@ -65,6 +70,7 @@ class OnnxEmbedder:
         options.log_severity_level = 3
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # optimised when made
         options.intra_op_num_threads = 1  # parallel across batches instead: self._pool
+        options.enable_mem_pattern = False  # widths vary batch to batch; measured: less memory, same speed
         self._session = ort.InferenceSession(
             str(model_file(folder, quantized)), options, providers=["CPUExecutionProvider"]
         )
@@ -112,7 +118,11 @@ class OnnxEmbedder:
             return Pending(out, ())
         encodings = self._tokenizer.encode_batch([self._case(t) for t in texts])
         order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
-        batches = [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
+        batches, start = [], 0
+        while start < len(order):  # longest first: each batch as many rows as FORWARD_TOKENS allows
+            rows = max(1, min(self.batch_size, FORWARD_TOKENS // len(encodings[order[start]].ids)))
+            batches.append(order[start : start + rows])
+            start += rows
         return self._pool.submit(out, [(rows, [encodings[i] for i in rows]) for rows in batches])
 
     def _forward(self, encodings: list[Encoding]) -> np.ndarray:
