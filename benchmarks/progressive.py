@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -84,21 +85,29 @@ def one(checkout: Path, folder: Path, cache: Path, stop_when_searchable: bool = 
             "found": float(len(found))}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def side_by_side(doc: str, runs: int, more: Callable[[argparse.ArgumentParser], None] = lambda _: None
+                 ) -> tuple[argparse.Namespace, dict[str, Path], dict[str, list[dict[str, float]]]]:
+    """The options of a script comparing this checkout with OTHER (--docs, --runs, --cache),
+    its two sides and their empty rows; prints the load average. OTHER may be left out only
+    where ``more`` adds a ``--searchable-only`` flag and it is given (this side alone)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("other", type=Path, nargs="?")
-    parser.add_argument("--searchable-only", action="store_true")
     parser.add_argument("--docs", type=int, default=1000)
-    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=runs)
     parser.add_argument("--cache", type=Path, default=Path(os.environ.get("SEMSEARCH_CACHE_DIR", "")))
+    more(parser)
     opts = parser.parse_args()
+    if opts.other is None and not getattr(opts, "searchable_only", False):
+        parser.error("give the other checkout (a worktree at the previous main)")
+    sides = {"other": opts.other.resolve(), "this": REPO} if opts.other else {"this": REPO}
+    print(f"load average before: {os.getloadavg()[0]:.1f}", flush=True)
+    return opts, sides, {s: [] for s in sides}
+
+
+def main() -> None:
+    opts, sides, rows = side_by_side(__doc__, 1, lambda p: p.add_argument("--searchable-only", action="store_true"))
     if opts.searchable_only:
         return searchable_only(opts.docs, opts.runs, opts.cache)
-    if opts.other is None:
-        parser.error("give the other checkout, or --searchable-only")
-    sides = {"other": opts.other.resolve(), "this": REPO}
-    rows: dict[str, list[dict[str, float]]] = {s: [] for s in sides}
-    print(f"load average before: {os.getloadavg()[0]:.1f}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(opts.runs):
             for side, checkout in sides.items():
@@ -119,7 +128,6 @@ def main() -> None:
 
 
 def searchable_only(docs: int, runs: int, cache: Path) -> None:
-    print(f"load average before: {os.getloadavg()[0]:.1f}", flush=True)
     times = []
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(runs):

@@ -1,5 +1,6 @@
 """Run the real ``semsearch`` command line in this process, with the fast fake
-embedder, and optionally kill itself at a named point (test code, never the product).
+embedder (the one that queues its batches on worker threads, as the ONNX backends do),
+and optionally kill itself at a named point (test code, never the product).
 
     python tests/crash_child.py [--kill POINT:N | --interrupt POINT:N | --pause POINT:N:FILE] -- ARGS...
 
@@ -30,7 +31,7 @@ from semsearch import cli, defaults
 from semsearch.embedders.onnx_runtime import OnnxEmbedder
 from semsearch.embedders.torch import TorchEmbedder
 from semsearch.storage import SqliteCatalog as Store
-from tests.fakes import FakeEmbedder, fake_loader
+from tests.fakes import FakeEmbedder, QueuingFake, queuing_loader
 
 # Where a run can be killed. Each names what has just happened, or is about to.
 POINTS = {
@@ -121,8 +122,10 @@ def _install(trigger: _Trigger) -> None:
         hit("committed")
 
     Store.transaction = watched_transaction
-    for cls in (FakeEmbedder, TorchEmbedder, OnnxEmbedder):
+    for cls in (FakeEmbedder, TorchEmbedder):
         cls.embed_documents = before("embed", cls.embed_documents)
+    for cls in (QueuingFake, OnnxEmbedder):  # indexing queues its batches through these
+        cls.submit_documents = before("embed", cls.submit_documents)
 
 
 def run(argv: list[str]) -> None:
@@ -130,7 +133,7 @@ def run(argv: list[str]) -> None:
         raise SystemExit(__doc__)
     options, args = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
     if "--real-model" not in options:
-        semsearch.embedders.load = fake_loader
+        semsearch.embedders.load = queuing_loader
     if os.environ.get("SEMSEARCH_TEST_COMMIT_EVERY"):
         defaults.COMMIT_EVERY = int(os.environ["SEMSEARCH_TEST_COMMIT_EVERY"])
         defaults.TEXT_COMMIT_EVERY = 4 * defaults.COMMIT_EVERY  # the text phase commits in several batches too

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Sequence
 
 import numpy as np
 
 from semsearch.embedders import ModelRef
+from semsearch.embedders.parallel import ForwardPool, Pending
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -48,6 +50,37 @@ class FakeEmbedder:
 
     def embed_query(self, text: str, prompt: str | None = None) -> np.ndarray:
         return self._vector((prompt or "") + text)
+
+
+class QueuingFake(FakeEmbedder):
+    """The fake with the ONNX backends' queued, multi-threaded ``submit_documents`` (the
+    real :class:`~semsearch.embedders.parallel.ForwardPool`, two worker threads, four
+    passages a batch), so the indexing pipeline runs as it does with the default backend.
+    ``fail_at`` makes the n-th forward pass (counted from 1) raise RuntimeError."""
+
+    def __init__(self, ref: ModelRef, backend: str = "torch", fail_at: int = 0) -> None:
+        super().__init__(ref, backend)
+        self.forwards, self.fail_at, self._count = 0, fail_at, threading.Lock()
+        self._pool = ForwardPool(self._forward, 2)
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        with self._count:
+            self.forwards += 1
+            nth = self.forwards
+        if nth == self.fail_at:
+            raise RuntimeError("forward pass failed")
+        return np.stack([self._vector(t) for t in texts])
+
+    def submit_documents(self, texts: Sequence[str]) -> Pending:
+        self.calls.append(len(texts))
+        out = np.zeros((len(texts), self.dimension), np.float32)
+        rows = list(range(len(texts)))
+        return self._pool.submit(out, [(rows[i : i + 4], list(texts[i : i + 4])) for i in range(0, len(texts), 4)])
+
+
+def queuing_loader(ref: ModelRef, backend: str = "torch", **_options: object) -> QueuingFake:
+    """A stand-in for :func:`semsearch.embedders.load` that queues work as the ONNX backends do."""
+    return QueuingFake(ref, backend)
 
 
 def fake_loader(ref: ModelRef, backend: str = "torch", **_options: object) -> FakeEmbedder:

@@ -286,11 +286,11 @@ def test_sigkill_at_many_random_moments(tmp_path: Path, monkeypatch: pytest.Monk
 def test_sigkill_with_the_real_model(tmp_path: Path, sample_copy: Path) -> None:
     """One kill mid-embedding with the real model; the resumed index matches an uninterrupted one."""
     root = copy_sample(tmp_path / "notes")
-    result = subprocess.run([sys.executable, str(CHILD), "--real-model", "--kill", "embed:3", "--", "index", str(root)],
+    result = subprocess.run([sys.executable, str(CHILD), "--real-model", "--kill", "embed:4", "--", "index", str(root)],
                             env={**os.environ, "SEMSEARCH_TEST_COMMIT_EVERY": "32"}, capture_output=True, timeout=600)
     assert result.returncode == -signal.SIGKILL
     with Index(root) as idx:
-        info = idx.info()  # every file's text, and two batches of vectors, kept
+        info = idx.info()  # every file's text, and two batches of vectors (killed queueing the 4th as the 3rd runs)
         assert info.files == 52 and info.passages - info.unembedded == 64
     report = sync(root)
     assert report.passages_embedded <= report.passages - 64  # resume re-embedded only what was lost
@@ -340,7 +340,8 @@ def test_one_writer_at_a_time_readers_see_the_last_commit_and_a_dead_writer_is_t
     root = corpus.root
     outside = tmp_path / "sleep-notes.md"  # a file from outside the index, for `similar`
     shutil.copy(root / "health" / "sleep-notes.md", outside)
-    first = start_paused(root, "embed:3", tmp_path / "first-paused")  # every file's text and two vector batches
+    # Paused queueing the 4th vector batch (the 3rd runs): every file's text and two vector batches committed.
+    first = start_paused(root, "embed:4", tmp_path / "first-paused")
     try:
         second = child("index", root)
         assert second.returncode == 2

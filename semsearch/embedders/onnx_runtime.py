@@ -4,7 +4,9 @@ Reproduces what sentence-transformers does around the transformer: the same
 tokenizer truncated at the model's window (``tokenizer.json`` files often ship fixed
 at 128 tokens; the window is set here from the model's own ``max_seq_length``), the
 model's prompts, its pooling (mean, cls or max over real tokens) and L2
-normalisation. Texts are sorted by length before batching, so little is padded.
+normalisation. Texts are sorted by length before batching, so little is padded. The
+session runs on one intra-op thread and the batches of a call are spread over the
+physical cores (:mod:`~semsearch.embedders.parallel`).
 """
 
 from __future__ import annotations
@@ -20,9 +22,15 @@ import numpy as np
 from ..chunking import exact_at_spaces
 from ..defaults import BATCH_SIZE
 from .onnx_export import CONFIG_NAME, import_onnxruntime, model_file
+from .parallel import ForwardPool, Pending, physical_cores
 
 if TYPE_CHECKING:
     from tokenizers import Encoding, Tokenizer
+
+# Tokens per forward pass at most (rows × padded width; at least one row): activation memory
+# grows with it, and with one forward pass per core at once, 32 rows of 256 tokens peaked at
+# 1.6 GB; 8 rows of 256 tokens, 0.67 GB, at a little less CPU time (BENCHMARKS.md, #17 item 2).
+FORWARD_TOKENS = 2048
 
 # sentence-transformers' names for a model's document prompt, in its order of preference.
 _DOCUMENT_PROMPTS = ("document", "passage", "corpus")
@@ -36,9 +44,12 @@ class OnnxEmbedder:
         folder: the copy's folder.
         quantized: run the int8 model rather than the fp32 one.
         batch_size: passages per forward pass.
+        workers: forward passes run at once, each on one thread (default: one per
+            physical core).
     """
 
-    def __init__(self, folder: Path, quantized: bool = False, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(self, folder: Path, quantized: bool = False, batch_size: int = BATCH_SIZE,
+                 workers: int | None = None) -> None:
         from tokenizers import Tokenizer
 
         ort = import_onnxruntime()
@@ -59,9 +70,12 @@ class OnnxEmbedder:
         options = ort.SessionOptions()
         options.log_severity_level = 3
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # optimised when made
+        options.intra_op_num_threads = 1  # parallel across batches instead: self._pool
+        options.enable_mem_pattern = False  # widths vary batch to batch; measured: less memory, same speed
         self._session = ort.InferenceSession(
             str(model_file(folder, quantized)), options, providers=["CPUExecutionProvider"]
         )
+        self._pool = ForwardPool(self._forward, workers or physical_cores())
 
     @cached_property
     def _untruncated(self) -> Tokenizer:
@@ -84,7 +98,13 @@ class OnnxEmbedder:
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Passages -> float32 array (n, dimension), rows of unit length."""
-        return self._encode([self._document_prompt + t for t in texts])
+        return self.submit_documents(texts).result()
+
+    def submit_documents(self, texts: Sequence[str]) -> Pending:
+        """Queue the passages' forward passes and return at once; ``.result()`` is what
+        :meth:`embed_documents` returns. Lets a caller store one call's vectors while the
+        next call runs."""
+        return self._submit([self._document_prompt + t for t in texts])
 
     def embed_query(self, text: str, prompt: str | None = None) -> np.ndarray:
         """A query -> float32 vector (dimension,), unit length.
@@ -92,22 +112,24 @@ class OnnxEmbedder:
         Args:
             prompt: put before the query; None for the model's own query prompt.
         """
-        vector: np.ndarray = self._encode([(self._query_prompt if prompt is None else prompt) + text])[0]
+        vector: np.ndarray = self._submit([(self._query_prompt if prompt is None else prompt) + text]).result()[0]
         return vector
 
     def _case(self, text: str) -> str:
         return text.lower() if self._config["do_lower_case"] else text
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
+    def _submit(self, texts: list[str]) -> Pending:
         out = np.zeros((len(texts), self.dimension), np.float32)
         if not texts:
-            return out
+            return Pending(out, ())
         encodings = self._tokenizer.encode_batch([self._case(t) for t in texts])
         order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
-            out[batch] = self._forward([encodings[i] for i in batch])
-        return out
+        batches, start = [], 0
+        while start < len(order):  # longest first: each batch as many rows as FORWARD_TOKENS allows
+            rows = max(1, min(self.batch_size, FORWARD_TOKENS // len(encodings[order[start]].ids)))
+            batches.append(order[start : start + rows])
+            start += rows
+        return self._pool.submit(out, [(rows, [encodings[i] for i in rows]) for rows in batches])
 
     def _forward(self, encodings: list[Encoding]) -> np.ndarray:
         width = max(len(e.ids) for e in encodings)
