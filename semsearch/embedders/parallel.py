@@ -18,11 +18,12 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 # Runs one forward pass: (batch of items) -> (len(batch), dimension) rows.
-Forward = Callable[[list], np.ndarray]
+Forward = Callable[[list[Any]], np.ndarray]
 
 
 def physical_cores() -> int:
@@ -68,7 +69,7 @@ class ForwardPool:
         self._forward, self.workers = forward, workers
         self._pool: ThreadPoolExecutor | None = None
 
-    def submit(self, out: np.ndarray, batches: Sequence[tuple[list[int], list]]) -> Pending:
+    def submit(self, out: np.ndarray, batches: Sequence[tuple[list[int], list[Any]]]) -> Pending:
         """Queue each (rows, items) batch; its vectors go to ``out[rows]``."""
         if self.workers == 1 or len(batches) == 1:
             for rows, items in batches:
