@@ -96,13 +96,9 @@ def chunk_text(text: str, token_spans: TokenSpans, max_tokens: int, overlap: int
     def line_of(pos: int) -> int:
         return bisect.bisect_right(line_starts, pos)
 
-    known: dict[int, int] = {}
-
-    def quality(i: int) -> int:  # cutting right after token i; worked out only where a cut is weighed
-        q = known.get(i)
-        if q is None:
-            q = known[i] = _break_quality(text, spans[i][1], spans[i + 1][0] if i + 1 < n else len(text))
-        return q
+    nexts = [start for start, _ in spans[1:]] + [len(text)]
+    quality = [_break_quality(text, end, nxt) if nxt > end else 0  # cutting right after token i
+               for (_, end), nxt in zip(spans, nexts, strict=True)]
 
     chunks: list[Chunk] = []
     start = 0
@@ -110,9 +106,8 @@ def chunk_text(text: str, token_spans: TokenSpans, max_tokens: int, overlap: int
         stop = min(start + max_tokens, n)  # exclusive token index
         if stop < n:
             # Cut at the best break in the last half of the window; latest wins ties.
-            lo = start + max(1, max_tokens // 2)
-            best = max(range(lo - 1, stop), key=lambda i: (quality(i), i))
-            stop = best + 1
+            window = quality[start + max(1, max_tokens // 2) - 1 : stop]
+            stop -= window[::-1].index(max(window))
         s, e = spans[start][0], spans[stop - 1][1]
         # Cut inside a word, a passage can tokenize into more tokens alone than it held in
         # context ("##ber" becomes "be", "##r"): shrink it until it fits on its own.
@@ -125,8 +120,8 @@ def chunk_text(text: str, token_spans: TokenSpans, max_tokens: int, overlap: int
             return chunks
         # Start the next passage ~overlap tokens back, at the best break there.
         lo = max(start + 1, stop - overlap)
-        nxt = max(range(lo, stop), key=lambda i: (quality(i - 1), -i)) if lo < stop else stop
-        start = nxt
+        window = quality[lo - 1 : stop - 1]
+        start = lo + window.index(max(window)) if window else stop
 
 
 def _beside_spaces(text: str, start: int, end: int) -> bool:
