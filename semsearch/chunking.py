@@ -97,8 +97,10 @@ def chunk_text(text: str, token_spans: TokenSpans, max_tokens: int, overlap: int
         return bisect.bisect_right(line_starts, pos)
 
     nexts = [start for start, _ in spans[1:]] + [len(text)]
-    quality = [_break_quality(text, end, nxt) if nxt > end else 0  # cutting right after token i
-               for (_, end), nxt in zip(spans, nexts, strict=True)]
+    quality = [  # cutting right after token i; the commonest gaps (none, one space inside a sentence) inline
+        0 if nxt <= end else 1 if nxt == end + 1 and text[end] == " " and text[end - 1 : end] not in _SENTENCE_CLOSERS
+        else _break_quality(text, end, nxt) for (_, end), nxt in zip(spans, nexts, strict=True)
+    ]
 
     chunks: list[Chunk] = []
     start = 0
