@@ -63,7 +63,7 @@ class Writer:
         # Read, waiting to be tokenized (a group at a time); the group being tokenized.
         self._untokenized: list[Document] = []
         self._untokenized_bytes = 0
-        self._tokenizing: tuple[list[Document], Future[list[Sequence[tuple[int, int]]]]] | None = None
+        self._tokenizing: tuple[list[Document], Future[Sequence[Sequence[tuple[int, int]]]]] | None = None
         self._tokenizer: ThreadPoolExecutor | None = None
         # What the next commit holds.
         self._pending: list[tuple[Document, list[Chunk]]] = []
@@ -165,7 +165,7 @@ class Writer:
         if last:
             self._tokenizing = None
 
-    def _chunk(self, group: list[Document], spans: Future[list[Sequence[tuple[int, int]]]]) -> None:
+    def _chunk(self, group: list[Document], spans: Future[Sequence[Sequence[tuple[int, int]]]]) -> None:
         """Cut the files of a group into passages and queue them for the next commit."""
         settings, embedder = self.catalog.settings, self._embedder()
         for doc, doc_spans in zip(group, spans.result(), strict=True):
