@@ -120,7 +120,7 @@ def synthetic_index(folder: Path, passages: int) -> int:
         def __init__(self, real):  # the real model's tokenizer, identity and prompts; vectors are random
             self.real, self.model_id, self.backend = real, real.model_id, real.backend
             self.dimension, self.max_tokens, self.token_spans = real.dimension, real.max_tokens, real.token_spans
-            self.exact_at_spaces = real.exact_at_spaces
+            self.exact_at_spaces, self.token_spans_batch = real.exact_at_spaces, real.token_spans_batch
 
         def embed_documents(self, texts):
             seed = int.from_bytes(hashlib.blake2b("".join(texts[:1]).encode(), digest_size=8).digest(), "little")

@@ -65,7 +65,7 @@ def exact_at_spaces(tokenizer_json: str) -> bool:
 
 
 def chunk_text(text: str, token_spans: TokenSpans, max_tokens: int, overlap: int, *,
-               exact_at_spaces: bool = False) -> list[Chunk]:
+               exact_at_spaces: bool = False, spans: Sequence[tuple[int, int]] | None = None) -> list[Chunk]:
     """Split ``text`` into passages of at most ``max_tokens`` tokens.
 
     Args:
@@ -78,6 +78,8 @@ def chunk_text(text: str, token_spans: TokenSpans, max_tokens: int, overlap: int
         exact_at_spaces: the tokenizer is one :func:`exact_at_spaces` accepts, so a
             passage with a space on both sides needs no second tokenizing to know it fits
             (the same passages, in half the tokenizing).
+        spans: ``token_spans(text)``, where the caller has it already (tokenized with
+            other texts in one call); the same passages either way.
 
     Returns:
         The passages in document order; empty for a blank document.
@@ -85,7 +87,7 @@ def chunk_text(text: str, token_spans: TokenSpans, max_tokens: int, overlap: int
     if max_tokens < 1:
         raise ValueError("max_tokens must be at least 1")
     overlap = max(0, min(overlap, max_tokens // 2))
-    spans = list(token_spans(text))
+    spans = list(token_spans(text) if spans is None else spans)
     n = len(spans)
     if n == 0:
         return []
@@ -94,9 +96,11 @@ def chunk_text(text: str, token_spans: TokenSpans, max_tokens: int, overlap: int
     def line_of(pos: int) -> int:
         return bisect.bisect_right(line_starts, pos)
 
-    quality = [
-        _break_quality(text, spans[i][1], spans[i + 1][0] if i + 1 < n else len(text)) for i in range(n)
-    ]  # quality[i]: cutting right after token i
+    nexts = [start for start, _ in spans[1:]] + [len(text)]
+    quality = [  # cutting right after token i; the commonest gaps (none, one space inside a sentence) inline
+        0 if nxt <= end else 1 if nxt == end + 1 and text[end] == " " and text[end - 1 : end] not in _SENTENCE_CLOSERS
+        else _break_quality(text, end, nxt) for (_, end), nxt in zip(spans, nexts, strict=True)
+    ]
 
     chunks: list[Chunk] = []
     start = 0
@@ -104,9 +108,8 @@ def chunk_text(text: str, token_spans: TokenSpans, max_tokens: int, overlap: int
         stop = min(start + max_tokens, n)  # exclusive token index
         if stop < n:
             # Cut at the best break in the last half of the window; latest wins ties.
-            lo = start + max(1, max_tokens // 2)
-            best = max(range(lo - 1, stop), key=lambda i: (quality[i], i))
-            stop = best + 1
+            window = quality[start + max(1, max_tokens // 2) - 1 : stop]
+            stop -= window[::-1].index(max(window))
         s, e = spans[start][0], spans[stop - 1][1]
         # Cut inside a word, a passage can tokenize into more tokens alone than it held in
         # context ("##ber" becomes "be", "##r"): shrink it until it fits on its own.
@@ -119,8 +122,8 @@ def chunk_text(text: str, token_spans: TokenSpans, max_tokens: int, overlap: int
             return chunks
         # Start the next passage ~overlap tokens back, at the best break there.
         lo = max(start + 1, stop - overlap)
-        nxt = max(range(lo, stop), key=lambda i: (quality[i - 1], -i)) if lo < stop else stop
-        start = nxt
+        window = quality[lo - 1 : stop - 1]
+        start = lo + window.index(max(window)) if window else stop
 
 
 def _beside_spaces(text: str, start: int, end: int) -> bool:

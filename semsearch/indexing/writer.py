@@ -2,8 +2,10 @@
 
 Progressive indexing: the text of every new or changed file is committed first, every
 ``defaults.TEXT_COMMIT_EVERY`` passages, without vectors (lexical search is then up to
-date); then :mod:`.embedding` fills in the vectors, a batch per commit. An interrupted
-run keeps what it committed, never half a batch, and the next run resumes from there
+date; files are tokenized for chunking a group of ``defaults.TOKENIZE_BYTES`` at a time, in
+one call in a thread, while the group before is chunked and committed); then
+:mod:`.embedding` fills in the vectors, a batch per commit. An interrupted run keeps
+what it committed, never half a batch, and the next run resumes from there
 (the passages left without a vector are embedded, nothing is chunked again). A store
 that cannot hold a passage without its vector (``Catalog.defers_vectors`` False) gets
 each batch embedded before it is committed. A file whose stat changed but whose content
@@ -13,7 +15,8 @@ copy, a move, a file a filter left out and lets back in): its stored passages ar
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -57,6 +60,11 @@ class Writer:
         self._embedder = get_embedder
         self._on_progress = on_progress
         self._max_file_size = max_file_size
+        # Read, waiting to be tokenized (a group at a time); the group being tokenized.
+        self._untokenized: list[Document] = []
+        self._untokenized_bytes = 0
+        self._tokenizing: tuple[list[Document], Future[Sequence[Sequence[tuple[int, int]]]]] | None = None
+        self._tokenizer: ThreadPoolExecutor | None = None
         # What the next commit holds.
         self._pending: list[tuple[Document, list[Chunk]]] = []
         self._pending_passages = 0
@@ -86,13 +94,17 @@ class Writer:
         # Files skipped for a lasting reason are remembered with it, so next time they cost a stat.
         report.skipped += [skip for _, _, skip in self._to_skip]
         done = 0
-        for entry in work.to_read:
-            self._progress(done, entry.path)
-            done += 1
-            self._read(entry)
-            self._bytes_done += entry.size
-            if self._pending_passages >= self._batch or self._reused_passages >= 16 * defaults.COMMIT_EVERY:
-                self._commit()
+        with ThreadPoolExecutor(1, thread_name_prefix="semsearch-tokenize") as self._tokenizer:
+            for entry in work.to_read:
+                self._progress(done, entry.path)
+                done += 1
+                self._read(entry)
+                self._bytes_done += entry.size
+                if self._untokenized_bytes >= defaults.TOKENIZE_BYTES:
+                    self._tokenize()
+                if self._pending_passages >= self._batch or self._reused_passages >= 16 * defaults.COMMIT_EVERY:
+                    self._commit()
+            self._tokenize(last=True)
         report.removed = sorted(self._gone)
         if self._pending or self._touched or self._gone or self._to_skip or self._reused:
             self._commit(final=True)
@@ -135,12 +147,32 @@ class Writer:
             self.report.skipped.append(doc)
             self._to_skip.append((entry, digest, doc))
             return
-        settings = self.catalog.settings
-        embedder = self._embedder()
-        chunks = chunk_text(doc.text, embedder.token_spans, settings.chunk_tokens or defaults.CHUNK_TOKENS,
-                            settings.overlap, exact_at_spaces=embedder.exact_at_spaces)
-        self._pending.append((doc, chunks))
-        self._pending_passages += len(chunks)
+        self._untokenized.append(doc)
+        self._untokenized_bytes += doc.size
+
+    def _tokenize(self, last: bool = False) -> None:
+        """Start tokenizing the files read since the last call, in one call in the tokenizer's
+        thread, and chunk the group started before (``last``: this one too, once done)."""
+        assert self._tokenizer is not None
+        group, previous, self._tokenizing = self._untokenized, self._tokenizing, None
+        self._untokenized, self._untokenized_bytes = [], 0
+        if group:
+            spans = self._tokenizer.submit(self._embedder().token_spans_batch, [doc.text for doc in group])
+            self._tokenizing = (group, spans)
+        for started in (previous, self._tokenizing if last else None):
+            if started is not None:
+                self._chunk(*started)
+        if last:
+            self._tokenizing = None
+
+    def _chunk(self, group: list[Document], spans: Future[Sequence[Sequence[tuple[int, int]]]]) -> None:
+        """Cut the files of a group into passages and queue them for the next commit."""
+        settings, embedder = self.catalog.settings, self._embedder()
+        for doc, doc_spans in zip(group, spans.result(), strict=True):
+            chunks = chunk_text(doc.text, embedder.token_spans, settings.chunk_tokens or defaults.CHUNK_TOKENS,
+                                settings.overlap, exact_at_spaces=embedder.exact_at_spaces, spans=doc_spans)
+            self._pending.append((doc, chunks))
+            self._pending_passages += len(chunks)
 
     def _commit(self, final: bool = False) -> None:
         """Write what is queued in one transaction (embedded first if ``_inline``)."""
