@@ -10,8 +10,8 @@ the passages that index holds, with that side's own embedder (``embed_documents`
 of them in one call, batch 32, a new process, the encode alone timed, as
 ``benchmarks/perf.py`` does). Index passages/s over bare-encode passages/s is the
 pipeline's efficiency. With --prose N, each side also indexes N text files made from
-Python's own documentation (``pydoc`` plain text of standard-library modules, classes and
-functions, 2–80 KB each): peak RSS, stopped with SIGINT (Ctrl-C; it keeps what was
+Python's own documentation (``pydoc`` plain text of standard-library and numpy modules,
+classes and functions, 2–80 KB each): peak RSS, stopped with SIGINT (Ctrl-C; it keeps what was
 committed) after --prose-seconds if not done, with the passages embedded by then.
 """
 
@@ -37,7 +37,8 @@ from progressive import side_by_side  # noqa: E402
 from versus import scifact_folder  # noqa: E402
 
 SKIP = {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "ensurepip", "lib2to3", "test", "pydoc",
-        "__main__", "venv", "webbrowser", "xxlimited", "xxlimited_35", "xxsubtype"}
+        "__main__", "venv", "webbrowser", "xxlimited", "xxlimited_35", "xxsubtype",
+        "tests", "testing", "f2py", "distutils", "conftest"}  # (parts of a module's dotted name)
 
 
 def env(checkout: Path, cache: Path) -> dict[str, str]:
@@ -88,18 +89,35 @@ def bare_encode(checkout: Path, texts: list[str], cache: Path) -> tuple[float, f
 
 
 def prose_folder(folder: Path, n: int) -> int:
-    """Up to ``n`` files of plain-text Python documentation, 2–80 KB each; returns how many."""
+    """Up to ``n`` files of plain-text Python documentation, 2–80 KB each; returns how many:
+    the standard library's modules and their submodules, then numpy's (a dependency), each
+    module and each of its own functions and classes one file."""
     import importlib
+    import pkgutil
 
-    folder.mkdir(parents=True)
-    count = 0
-    for name in sorted(sys.stdlib_module_names):
-        if count >= n or name.split(".")[0] in SKIP or name.startswith("_"):
-            continue
+    def imported(name: str) -> object | None:
         try:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                module = importlib.import_module(name)
+                return importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a module this platform lacks
+            return None
+
+    def skipped(name: str) -> bool:
+        return any(part in SKIP or part.startswith("_") for part in name.split("."))
+
+    names = []
+    for top in [*sorted(sys.stdlib_module_names), "numpy"]:
+        module = None if skipped(top) else imported(top)
+        if module is None:
+            continue
+        names.append(top)
+        if hasattr(module, "__path__"):
+            names += [m.name for m in pkgutil.walk_packages(module.__path__, top + ".") if not skipped(m.name)]
+    folder.mkdir(parents=True)
+    count = 0
+    for name in names:
+        module = imported(name)
+        if module is None or count >= n:
             continue
         members = [getattr(module, a) for a in sorted(vars(module)) if not a.startswith("_")]
         objects = [module] + [m for m in members if callable(m) and getattr(m, "__module__", "") == name]
