@@ -70,7 +70,8 @@ def index(checkout: Path, folder: Path, cache: Path, stop_after: float = 0) -> d
     passages = embedded = 0
     if catalog.exists():  # stopped before its first commit: none
         with sqlite3.connect(catalog) as db:
-            passages, embedded = db.execute("SELECT count(*), count(vector) FROM chunks").fetchone()
+            passages, embedded = db.execute(  # a passage waiting for its vector holds x'', not NULL
+                "SELECT count(*), count(*) FILTER (WHERE length(vector) > 0) FROM chunks").fetchone()
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss / 1024,
             "passages": passages, "embedded": embedded, "finished": float(code == 0)}
 
