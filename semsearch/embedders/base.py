@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+from ..chunking import exact_at_spaces
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,27 @@ class Embedder(Protocol):
 
 
 EmbedderFactory = Callable[[ModelRef, str], Embedder]  # (model, backend) -> embedder
+
+
+class TokenizerSpans:
+    """What chunking asks of an embedder (``token_spans``, ``token_spans_batch``,
+    ``exact_at_spaces``), read off ``_span_tokenizer``: the model's Hugging Face tokenizer
+    with no window and no padding, which a backend provides."""
+
+    _span_tokenizer: Tokenizer
+
+    @cached_property
+    def exact_at_spaces(self) -> bool:
+        """Whether a passage cut beside a space tokenizes alone as in context (chunking's shortcut)."""
+        return exact_at_spaces(self._span_tokenizer.to_str())
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the text's tokens (no special tokens)."""
+        return self._span_tokenizer.encode(text, add_special_tokens=False).offsets
+
+    def token_spans_batch(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        """``token_spans`` of each text, tokenized in one call (on every core, without the GIL)."""
+        return [e.offsets for e in self._span_tokenizer.encode_batch(list(texts), add_special_tokens=False)]
 
 
 def mean_vector(vectors: np.ndarray) -> np.ndarray:

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..chunking import exact_at_spaces
 from ..defaults import BATCH_SIZE
+from .base import TokenizerSpans
 from .onnx_export import CONFIG_NAME, import_onnxruntime, model_file
 from .parallel import ForwardPool, Pending, physical_cores
 
@@ -36,7 +36,7 @@ FORWARD_TOKENS = 2048
 _DOCUMENT_PROMPTS = ("document", "passage", "corpus")
 
 
-class OnnxEmbedder:
+class OnnxEmbedder(TokenizerSpans):
     """An :class:`~semsearch.embedders.Embedder` over an ONNX copy made by
     :func:`~semsearch.embedders.onnx_export.ensure_copy`.
 
@@ -78,7 +78,7 @@ class OnnxEmbedder:
         self._pool = ForwardPool(self._forward, workers or physical_cores())
 
     @cached_property
-    def _untruncated(self) -> Tokenizer:
+    def _span_tokenizer(self) -> Tokenizer:  # type: ignore[override]  # made on first use, not in __init__
         """A second tokenizer with no window, for chunking (a query never needs it)."""
         from tokenizers import Tokenizer
 
@@ -86,19 +86,6 @@ class OnnxEmbedder:
         tokenizer.no_truncation()
         tokenizer.no_padding()
         return tokenizer
-
-    @cached_property
-    def exact_at_spaces(self) -> bool:
-        """Whether a passage cut beside a space tokenizes alone as in context (chunking's shortcut)."""
-        return exact_at_spaces(self._untruncated.to_str())
-
-    def token_spans(self, text: str) -> list[tuple[int, int]]:
-        """Character spans of the text's tokens (no special tokens)."""
-        return self._untruncated.encode(text, add_special_tokens=False).offsets
-
-    def token_spans_batch(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
-        """``token_spans`` of each text, tokenized in one call (on every core, without the GIL)."""
-        return [e.offsets for e in self._untruncated.encode_batch(list(texts), add_special_tokens=False)]
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Passages -> float32 array (n, dimension), rows of unit length."""

@@ -8,15 +8,13 @@ settings (Hugging Face offline flags, log verbosity) belong to the entry point
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..chunking import exact_at_spaces
 from ..defaults import BATCH_SIZE
 from ..errors import ModelUnavailableError
-from .base import ModelRef
+from .base import ModelRef, TokenizerSpans
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -49,7 +47,7 @@ def model_shape(ref: ModelRef, model: SentenceTransformer) -> tuple[int, int]:
     return int(dimension), int(window)
 
 
-class TorchEmbedder:
+class TorchEmbedder(TokenizerSpans):
     """A sentence-transformers model: tokenizes for chunking and encodes, normalised.
 
     Args:
@@ -70,22 +68,9 @@ class TorchEmbedder:
         # The passage budget: the model's window less its special tokens ([CLS], [SEP]).
         self.max_tokens: int = window - hf_tokenizer.num_special_tokens_to_add()
         # A private copy with truncation and padding off: we want every token's span.
-        self._tokenizer = Tokenizer.from_str(hf_tokenizer.backend_tokenizer.to_str())
-        self._tokenizer.no_truncation()
-        self._tokenizer.no_padding()
-
-    @cached_property
-    def exact_at_spaces(self) -> bool:
-        """Whether a passage cut beside a space tokenizes alone as in context (chunking's shortcut)."""
-        return exact_at_spaces(self._tokenizer.to_str())
-
-    def token_spans(self, text: str) -> list[tuple[int, int]]:
-        """Character spans of the text's tokens (no special tokens)."""
-        return self._tokenizer.encode(text, add_special_tokens=False).offsets
-
-    def token_spans_batch(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
-        """``token_spans`` of each text, tokenized in one call (on every core, without the GIL)."""
-        return [e.offsets for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+        self._span_tokenizer = Tokenizer.from_str(hf_tokenizer.backend_tokenizer.to_str())
+        self._span_tokenizer.no_truncation()
+        self._span_tokenizer.no_padding()
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Passages -> float32 array (n, dimension), rows of unit length."""
