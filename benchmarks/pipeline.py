@@ -34,22 +34,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 from progressive import side_by_side  # noqa: E402
-from versus import scifact_folder  # noqa: E402
+from versus import scifact_folder, side_env  # noqa: E402
 
 SKIP = {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "ensurepip", "lib2to3", "test", "pydoc",
         "__main__", "venv", "webbrowser", "xxlimited", "xxlimited_35", "xxsubtype",
         "tests", "testing", "f2py", "distutils", "conftest"}  # (parts of a module's dotted name)
 
 
-def env(checkout: Path, cache: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(checkout), "SEMSEARCH_CACHE_DIR": str(cache), "NO_COLOR": "1"}
-
-
 def index(checkout: Path, folder: Path, cache: Path, stop_after: float = 0) -> dict[str, float]:
     """Wall, CPU seconds and peak RSS (MB) of ``semsearch index FOLDER``; SIGINT after ``stop_after`` s."""
     started = time.perf_counter()
     proc = subprocess.Popen(["nice", "-n", "10", sys.executable, "-m", "semsearch", "index", str(folder), "-f", "json"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env(checkout, cache),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=side_env(checkout, cache),
                             cwd=checkout, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # (a background shell starts us with SIGINT ignored, and the child would inherit that)
     status = usage = None
@@ -84,7 +80,7 @@ def bare_encode(checkout: Path, texts: list[str], cache: Path) -> tuple[float, f
               "w, c = time.perf_counter(), time.process_time(); e.embed_documents(texts)\n"
               "print(time.perf_counter() - w, time.process_time() - c)\n")
     done = subprocess.run(["nice", "-n", "10", sys.executable, "-c", script], input=json.dumps(texts),
-                          capture_output=True, text=True, check=True, env=env(checkout, cache), cwd=checkout)
+                          capture_output=True, text=True, check=True, env=side_env(checkout, cache), cwd=checkout)
     wall, cpu = done.stdout.split()[-2:]
     return float(wall), float(cpu)
 

@@ -34,7 +34,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
-from versus import scifact_folder  # noqa: E402
+from versus import scifact_folder, side_env  # noqa: E402
 
 MARKER = "zyxquokkaflint"  # in no SciFact document
 
@@ -58,7 +58,7 @@ def searchable_at(catalog: Path, started: float, done: threading.Event, out: lis
 
 
 def one(checkout: Path, folder: Path, cache: Path, stop_when_searchable: bool = False) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": str(checkout), "SEMSEARCH_CACHE_DIR": str(cache), "NO_COLOR": "1"}
+    env = side_env(checkout, cache)
     done, seen = threading.Event(), []
     started = time.perf_counter()
     proc = subprocess.Popen(["nice", "-n", "10", sys.executable, "-m", "semsearch", "index", str(folder), "-f", "json"],

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from progressive import marked_folder, side_by_side
+from versus import side_env
 
 CHILD = """
 import json, sys, time
@@ -38,7 +39,7 @@ def main() -> None:
             for side, checkout in sides.items():
                 folder = Path(tmp) / f"{side}-{run}"
                 marked_folder(folder, opts.docs)
-                env = {**os.environ, "PYTHONPATH": str(checkout), "SEMSEARCH_CACHE_DIR": str(opts.cache)}
+                env = side_env(checkout, opts.cache)
                 out = subprocess.run([sys.executable, "-c", CHILD, str(folder)], env=env, cwd=checkout, check=True,
                                      capture_output=True, text=True).stdout
                 rows[side].append(json.loads(out.splitlines()[-1]))

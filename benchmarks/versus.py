@@ -31,11 +31,16 @@ SCIFACT = REPO.parent / "shared" / "data" / "scifact"
 QUERY = "stop server journals from filling up the drive"
 
 
+def side_env(checkout: Path, cache: Path) -> dict[str, str]:
+    """The environment of a child run of one side: its checkout first on the path, the cache."""
+    return {**os.environ, "PYTHONPATH": str(checkout), "SEMSEARCH_CACHE_DIR": str(cache), "NO_COLOR": "1"}
+
+
 def child(checkout: Path, args: list[str], cache: Path) -> tuple[float, float, int, str]:
     """Wall seconds, CPU seconds, peak RSS (MB) and stdout of ``semsearch ARGS`` run from ``checkout``."""
     import time
 
-    env = {**os.environ, "PYTHONPATH": str(checkout), "SEMSEARCH_CACHE_DIR": str(cache), "NO_COLOR": "1"}
+    env = side_env(checkout, cache)
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "semsearch", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, env=env, cwd=checkout)
